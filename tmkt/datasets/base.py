@@ -1,0 +1,63 @@
+"""The data model shared by every dataset source.
+
+A *source* lists two kinds of items: event recordings and static images, each with a class name and,
+where known, a ``pair_key``: the identity of the image a recording was made from (N-MNIST recordings are
+of MNIST digits by index, N-Caltech101 recordings of Caltech101 pictures by class and file name, the
+embedded default's recordings are simulated from its own images). Items that share a ``pair_key`` must
+land in the same split (``tmkt.splits``), so that the image pool used for pairing never holds the source
+image of a validation or test recording.
+
+Events are tonic's structured array (``tonic.io.events_struct``: x, y, t in microseconds, p in {0, 1}).
+Images are ``uint8`` arrays, (H, W) grey or (H, W, 3) RGB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+from tonic.io import events_struct
+
+OfficialSplit = Literal["train", "test"] | None
+
+
+class DatasetError(RuntimeError):
+    """A missing, incomplete or corrupt dataset; the message names the file or folder and what was expected."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One event recording or one image of a source."""
+
+    id: str  #: unique within the source and modality, e.g. "airplanes/image_0001"
+    label: str  #: canonical class name
+    pair_key: str | None = None  #: identity shared by a recording and its source image; None if unknown
+    official_split: OfficialSplit = None  #: the dataset's own train/test split, if it has one
+    path: Path | None = None  #: file holding the item (file-backed sources)
+    index: int | None = None  #: position in an array or container file (array-backed sources)
+
+
+class Source(Protocol):
+    """What the convert stage needs from a dataset."""
+
+    name: str
+    sensor_size: tuple[int, int, int]  #: (W, H, polarities) of the event sensor
+
+    def event_items(self) -> list[Item]: ...
+
+    def image_items(self) -> list[Item]: ...
+
+    def read_events(self, item: Item) -> np.ndarray:
+        """The recording as ``events_struct``; raises :class:`DatasetError` naming the file if unreadable."""
+        ...
+
+    def read_image(self, item: Item) -> np.ndarray: ...
+
+
+def as_events(x, y, t, p) -> np.ndarray:
+    """Pack columns into tonic's structured event dtype (x, y: int16; t: int64 microseconds; p: bool)."""
+    out = np.empty(len(t), dtype=events_struct)
+    out["x"], out["y"], out["t"], out["p"] = x, y, t, p
+    return out
