@@ -1,0 +1,385 @@
+"""Readers of the real datasets, on tiny files written here in each published format.
+
+The writers below encode from the format specifications (ATIS 40-bit events, AEDAT 2.0 DVS128 records,
+MNIST idx, CIFAR-10 python batches), independently of the readers; expected values are derived by hand.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tmkt.datasets.atis import read_atis_bin
+from tmkt.datasets.base import DatasetError
+from tmkt.datasets.cifar10dvs import CIFAR10DVS, read_dvs128_aedat2, read_dvs128_aedat4
+from tmkt.datasets.imagefiles import read_cifar_batch, read_idx, read_image_file
+from tmkt.datasets.ncaltech101 import NCaltech101
+from tmkt.datasets.nmnist import NMNIST
+
+CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+# ------------------------------------------------------------------------------------------ writers
+def write_atis(path: Path, x, y, p, t) -> None:
+    """ATIS 40-bit records: x (8 bits), y (8), polarity (1), timestamp (23), most significant first."""
+    x, y, p, t = (np.asarray(v, dtype=np.int64) for v in (x, y, p, t))
+    records = np.stack([x, y, (p << 7) | ((t >> 16) & 0x7F), (t >> 8) & 0xFF, t & 0xFF], axis=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(records.astype(np.uint8).tobytes())
+
+
+def write_aedat2(path: Path, address, timestamp, version: str = "2.0") -> None:
+    """AEDAT 2.0: '#' header lines (CRLF, as jAER writes them), then big-endian uint32 (address, timestamp)."""
+    header = f"#!AER-DAT{version}\r\n# This is a raw AE data file - do not edit\r\n".encode()
+    body = np.stack([np.asarray(address), np.asarray(timestamp)], axis=1).astype(">u4").tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(header + body)
+
+
+def dvs128_address(a: int, b: int, polarity_bit: int) -> int:
+    """DVS128 address: polarity bit 0, first coordinate a in bits 1-7, second coordinate b in bits 8-14."""
+    return (b << 8) | (a << 1) | polarity_bit
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """idx ubyte: 0x00 0x00 0x08 ndim, big-endian uint32 sizes, C-order bytes; gzip if the name ends .gz."""
+    raw = bytes([0, 0, 8, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes() + array.tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(raw) if path.suffix == ".gz" else raw)
+
+
+def write_cifar_batch(path: Path, images: np.ndarray, labels: list[int]) -> None:
+    """A CIFAR-10 python batch: rows of 1024 R, 1024 G, 1024 B values, bytes keys as in the Python 2 files."""
+    data = images.transpose(0, 3, 1, 2).reshape(len(images), -1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps({b"data": data, b"labels": labels}, protocol=2))
+
+
+def write_image(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+def blocks(rng: np.random.Generator, grey: bool = False) -> np.ndarray:
+    """A 16 x 16 image of four flat 8 x 8 blocks: JPEG reproduces it within a few grey levels."""
+    colours = rng.integers(0, 256, (2, 2) if grey else (2, 2, 3), dtype=np.uint8)
+    return colours.repeat(8, axis=0).repeat(8, axis=1)
+
+
+# -------------------------------------------------------------------------------------------- ATIS
+def test_atis_round_trip_and_overflow_marker(tmp_path):
+    path = tmp_path / "rec.bin"
+    # Events 0-2, an overflow marker (y = 240), events 3-4: timestamps after the marker gain 2**13 us.
+    x, y, p = [0, 33, 5, 9, 7, 12], [0, 20, 33, 240, 1, 2], [1, 0, 1, 0, 0, 1]
+    t = [0, 70, 8_000, 0, 8_001, 2**23 - 1 - 2**13]
+    write_atis(path, x, y, p, t)
+    events = read_atis_bin(path, (34, 34, 2))
+    keep = [0, 1, 2, 4, 5]
+    np.testing.assert_array_equal(events["x"], np.take(x, keep))
+    np.testing.assert_array_equal(events["y"], np.take(y, keep))
+    np.testing.assert_array_equal(events["p"], np.take(p, keep).astype(bool))
+    np.testing.assert_array_equal(events["t"], [0, 70, 8_000, 8_001 + 2**13, 2**23 - 1])
+
+
+@pytest.mark.parametrize(
+    "x, y, t, cut, message",
+    [
+        ([1, 2], [1, 2], [0, 10], 2, "multiple of 5"),
+        ([1, 34], [1, 2], [0, 10], 0, "outside the 34x34 sensor"),
+        ([1, 2], [1, 34], [0, 10], 0, "outside the 34x34 sensor"),
+        ([1, 2], [1, 2], [10, 9], 0, "backwards"),
+        ([], [], [], 0, "no events"),
+    ],
+)
+def test_atis_bad_files_raise_naming_the_file(tmp_path, x, y, t, cut, message):
+    path = tmp_path / "bad_recording.bin"
+    write_atis(path, x, y, [1] * len(t), t)
+    if cut:
+        path.write_bytes(path.read_bytes()[:-cut])
+    with pytest.raises(DatasetError, match=message) as err:
+        read_atis_bin(path, (34, 34, 2))
+    assert "bad_recording.bin" in str(err.value)
+
+
+# ----------------------------------------------------------------------------------------- N-MNIST
+MNIST_LABELS = {"train": [5, 0, 4], "t10k": [7, 2, 1, 0]}
+
+
+@pytest.fixture
+def nmnist_raw(tmp_path) -> Path:
+    rng = np.random.default_rng(0)
+    for prefix, labels in MNIST_LABELS.items():
+        suffix = ".gz" if prefix == "train" else ""  # one split gzipped, one plain
+        images = rng.integers(0, 256, (len(labels), 28, 28), dtype=np.uint8)
+        write_idx(tmp_path / "MNIST" / f"{prefix}-images-idx3-ubyte{suffix}", images)
+        write_idx(tmp_path / "MNIST" / f"{prefix}-labels-idx1-ubyte{suffix}", np.asarray(labels, dtype=np.uint8))
+    for split in ("Train", "Test"):
+        for digit in range(10):
+            (tmp_path / "N-MNIST" / split / str(digit)).mkdir(parents=True)
+    # File number n is MNIST index n - 1: train[0] = 5, train[1] = 0, test[0] = 7, test[3] = 0.
+    for i, name in enumerate(["Train/5/00001.bin", "Train/0/00002.bin", "Test/7/00001.bin", "Test/0/00004.bin"]):
+        write_atis(tmp_path / "N-MNIST" / name, [i, 3], [4, 33], [1, 0], [i, 100 + i])
+    return tmp_path
+
+
+def test_nmnist_items_splits_and_pair_keys(nmnist_raw):
+    source = NMNIST(nmnist_raw)
+    events = {item.id: item for item in source.event_items()}
+    assert set(events) == {"train/5/00001", "train/0/00002", "test/7/00001", "test/0/00004"}
+    assert events["test/0/00004"].official_split == "test" and events["test/0/00004"].label == "0"
+    images = {item.pair_key: item for item in source.image_items()}
+    assert len(images) == 3 + 4
+    for item in events.values():
+        partner = images[item.pair_key]
+        assert partner.label == item.label and partner.official_split == item.official_split
+    assert images[events["test/0/00004"].pair_key].index == 3
+    stored = read_idx(nmnist_raw / "MNIST" / "t10k-images-idx3-ubyte")
+    np.testing.assert_array_equal(source.read_image(images["test/3"]), stored[3])
+    assert source.read_image(images["train/1"]).shape == (28, 28)
+
+
+def test_nmnist_events_round_trip(nmnist_raw):
+    source = NMNIST(nmnist_raw)
+    item = next(i for i in source.event_items() if i.id == "train/0/00002")
+    events = source.read_events(item)
+    assert events.tolist() == [(1, 4, 1, True), (3, 33, 101, False)]
+
+
+def test_nmnist_rejects_recording_whose_digit_contradicts_mnist(nmnist_raw):
+    write_atis(nmnist_raw / "N-MNIST/Train/4/00001.bin", [1], [1], [1], [0])  # MNIST train[0] is a 5
+    with pytest.raises(DatasetError, match=r"Train/4/00001.bin \(MNIST label 5\)"):
+        NMNIST(nmnist_raw)
+
+
+@pytest.mark.parametrize("remove", ["N-MNIST/Test", "MNIST/t10k-labels-idx1-ubyte"])
+def test_nmnist_missing_parts_show_expected_layout(nmnist_raw, remove):
+    target = nmnist_raw / remove
+    if target.is_dir():
+        for path in sorted(target.rglob("*"), reverse=True):
+            path.unlink() if path.is_file() else path.rmdir()
+        target.rmdir()
+    else:
+        target.unlink()
+    with pytest.raises(DatasetError, match="Expected layout") as err:
+        NMNIST(nmnist_raw)
+    assert "Train/0/00002.bin" in str(err.value) and "garrickorchard.com" in str(err.value)
+
+
+def test_idx_truncated_or_wrong_magic_raises_naming_the_file(tmp_path):
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    write_idx(path, np.zeros((2, 3, 3), dtype=np.uint8))
+    raw = gzip.decompress(path.read_bytes())
+    path.write_bytes(gzip.compress(raw[:-1]))
+    with pytest.raises(DatasetError, match="t10k-images-idx3-ubyte.gz.*expected 18"):
+        read_idx(path)
+    path.write_bytes(gzip.compress(bytes([0, 0, 0x0D, 1]) + raw[4:]))  # float idx, not MNIST's ubyte
+    with pytest.raises(DatasetError, match="not an unsigned-byte idx"):
+        read_idx(path)
+
+
+# ------------------------------------------------------------------------------------ N-Caltech101
+@pytest.fixture
+def caltech_raw(tmp_path) -> Path:
+    rng = np.random.default_rng(1)
+    events, images = tmp_path / "N-Caltech101" / "Caltech101", tmp_path / "Caltech101" / "101_ObjectCategories"
+    recorded = ["airplanes/image_0001", "airplanes/image_0002", "Faces_easy/image_0001", "BACKGROUND_Google/image_0001"]
+    for name in recorded:
+        write_atis(events / f"{name}.bin", [0, 239], [179, 0], [1, 0], [10, 20])
+    for name in [*recorded, "airplanes/image_0003", "Faces/image_0001"]:
+        write_image(images / f"{name}.jpg", blocks(rng))
+    (events / ".DS_Store").write_bytes(b"")  # junk from archive tools is ignored
+    return tmp_path
+
+
+def test_ncaltech101_classes_by_name_and_pair_keys(caltech_raw):
+    source = NCaltech101(caltech_raw)
+    events, images = source.event_items(), source.image_items()
+    assert {i.label for i in events} == {i.label for i in images} == {"airplanes", "Faces_easy"}
+    assert {i.pair_key for i in events} == {"airplanes/image_0001", "airplanes/image_0002", "Faces_easy/image_0001"}
+    assert {i.pair_key for i in events} < {i.pair_key for i in images}  # image_0003 has no recording
+    assert all(i.official_split is None for i in events + images)
+    assert len({i.id for i in images}) == len(images)
+    assert all(i.path.parent.name != "Faces" for i in images)  # the re-crops are skipped, never merged
+
+
+def test_ncaltech101_background_only_on_request(caltech_raw):
+    source = NCaltech101(caltech_raw, include_background=True)
+    for items in (source.event_items(), source.image_items()):
+        assert "BACKGROUND_Google/image_0001" in {i.pair_key for i in items}
+
+
+def test_ncaltech101_events_and_images_round_trip(caltech_raw, tmp_path):
+    source = NCaltech101(caltech_raw)
+    item = source.event_items()[0]
+    assert source.read_events(item).tolist() == [(0, 179, 10, True), (239, 0, 20, False)]
+    rng = np.random.default_rng(2)
+    colour, grey = blocks(rng), blocks(rng, grey=True)
+    write_image(tmp_path / "exact.png", colour)
+    np.testing.assert_array_equal(read_image_file(tmp_path / "exact.png"), colour)
+    write_image(tmp_path / "grey.jpg", grey)
+    decoded = read_image_file(tmp_path / "grey.jpg")
+    assert decoded.shape == (16, 16) and np.abs(decoded.astype(int) - grey).max() <= 3
+    picture = source.read_image(source.image_items()[0])
+    assert picture.shape == (16, 16, 3) and picture.dtype == np.uint8
+
+
+def test_ncaltech101_out_of_sensor_event_and_bad_image_raise(caltech_raw):
+    source = NCaltech101(caltech_raw)
+    item = source.event_items()[0]
+    write_atis(item.path, [240], [0], [1], [0])
+    with pytest.raises(DatasetError, match="outside the 240x180 sensor"):
+        source.read_events(item)
+    picture = source.image_items()[0]
+    picture.path.write_bytes(b"not a jpeg")
+    with pytest.raises(DatasetError, match=picture.path.name):
+        source.read_image(picture)
+
+
+def test_ncaltech101_unmatched_class_folder_is_named(caltech_raw):
+    write_atis(caltech_raw / "N-Caltech101/Caltech101/cougar_body/image_0001.bin", [1], [1], [1], [0])
+    with pytest.raises(DatasetError, match="only in N-Caltech101: cougar_body.*FOLDER_ALIASES"):
+        NCaltech101(caltech_raw)
+
+
+def test_ncaltech101_missing_folder_shows_expected_layout(tmp_path):
+    with pytest.raises(DatasetError, match="101_ObjectCategories") as err:
+        NCaltech101(tmp_path)
+    assert "Expected layout" in str(err.value) and "garrickorchard.com/datasets/n-caltech101" in str(err.value)
+
+
+# ------------------------------------------------------------------------------------- CIFAR10-DVS
+# (a, b, polarity bit, t) -> decoded (x = 127 - b, y = 127 - a, ON = bit 0 clear), worked out by hand.
+AEDAT_RECORDS = [(10, 20, 0, 100), (0, 127, 1, 250), (127, 0, 0, 250)]
+AEDAT_DECODED = [(107, 117, 100, True), (0, 127, 250, False), (127, 0, 250, True)]
+
+
+@pytest.fixture
+def cifar_raw(tmp_path) -> Path:
+    rng = np.random.default_rng(3)
+    batches = tmp_path / "CIFAR-10" / "cifar-10-batches-py"
+    batches.mkdir(parents=True)
+    (batches / "batches.meta").write_bytes(
+        pickle.dumps({b"label_names": [c.encode() for c in CIFAR_CLASSES]}, protocol=2)
+    )
+    for k in range(1, 6):
+        write_cifar_batch(batches / f"data_batch_{k}", rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8), [k, 9])
+    write_cifar_batch(batches / "test_batch", rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8), [0, 1, 2])
+    addresses = [dvs128_address(a, b, bit) for a, b, bit, _ in AEDAT_RECORDS]
+    for label in CIFAR_CLASSES:
+        write_aedat2(tmp_path / "CIFAR10-DVS" / label / f"cifar10_{label}_0.aedat", addresses,
+                     [t for *_, t in AEDAT_RECORDS])
+    return tmp_path
+
+
+def test_aedat2_dvs128_decoding(cifar_raw):
+    path = cifar_raw / "CIFAR10-DVS" / "cat" / "cifar10_cat_0.aedat"
+    assert read_dvs128_aedat2(path).tolist() == AEDAT_DECODED
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda p: p.write_bytes(p.read_bytes()[:-3]), "truncated"),
+        (lambda p: write_aedat2(p, [dvs128_address(1, 1, 0)], [0], version="3.1"), "version 3.1"),
+        (lambda p: write_aedat2(p, [1 << 15], [0]), "not a DVS128 pixel"),
+        (lambda p: write_aedat2(p, [dvs128_address(1, 1, 0)] * 2, [5, 4]), "backwards"),
+        (lambda p: p.write_bytes(b"\x00\x01"), "AEDAT header"),
+    ],
+    ids=["truncated", "aedat3", "non-pixel-address", "backwards", "no-header"],
+)
+def test_aedat2_bad_files_raise_naming_the_file(cifar_raw, damage, message):
+    path = cifar_raw / "CIFAR10-DVS" / "dog" / "cifar10_dog_0.aedat"
+    damage(path)
+    with pytest.raises(DatasetError, match=message) as err:
+        read_dvs128_aedat2(path)
+    assert "cifar10_dog_0.aedat" in str(err.value)
+
+
+def test_cifar10dvs_items_splits_and_images(cifar_raw):
+    source = CIFAR10DVS(cifar_raw)
+    events, images = source.event_items(), source.image_items()
+    assert sorted(i.label for i in events) == sorted(CIFAR_CLASSES)
+    assert all(i.pair_key is None for i in events + images)
+    assert all(i.official_split is None for i in events)
+    assert [i.official_split for i in images].count("train") == 10 and len(images) == 13
+    assert [i.label for i in images if i.official_split == "test"] == ["airplane", "automobile", "bird"]
+    third_batch = [i for i in images if i.path.name == "data_batch_3"]
+    assert [i.label for i in third_batch] == ["cat", "truck"]
+    stored, _ = read_cifar_batch(cifar_raw / "CIFAR-10/cifar-10-batches-py/data_batch_3")
+    np.testing.assert_array_equal(source.read_image(third_batch[1]), stored[1])
+    assert source.read_events(events[0]).tolist() == AEDAT_DECODED
+
+
+def test_cifar_batch_decodes_channel_planes(tmp_path):
+    image = np.zeros((1, 32, 32, 3), dtype=np.uint8)
+    image[0, 0, 1] = (200, 100, 50)  # row 0, column 1
+    write_cifar_batch(tmp_path / "b", image, [3])
+    raw = pickle.loads((tmp_path / "b").read_bytes())[b"data"][0]
+    assert (raw[1], raw[1024 + 1], raw[2048 + 1]) == (200, 100, 50)  # the format: R plane, G plane, B plane
+    images, labels = read_cifar_batch(tmp_path / "b")
+    assert tuple(images[0, 0, 1]) == (200, 100, 50) and labels.tolist() == [3]
+
+
+def test_cifar_pickle_with_foreign_objects_is_refused(tmp_path):
+    class Payload:
+        def __reduce__(self):
+            return (os.getcwd, ())
+
+    (tmp_path / "data_batch_1").write_bytes(pickle.dumps({b"data": Payload()}, protocol=2))
+    with pytest.raises(DatasetError, match="refusing to load"):
+        read_cifar_batch(tmp_path / "data_batch_1")
+
+
+def test_aedat4_needs_the_aedat_package(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "aedat", None)  # import aedat now fails as if not installed
+    with pytest.raises(DatasetError, match=r"rec.aedat4: .*'aedat' package"):
+        read_dvs128_aedat4(tmp_path / "rec.aedat4")
+
+
+def test_aedat4_events_are_mapped_through_tonic(tmp_path, monkeypatch):
+    dtype = np.dtype([("t", "<u8"), ("x", "<u2"), ("y", "<u2"), ("on", "?")])  # the aedat package's events
+    packets = [np.array([(5, 1, 2, True)], dtype), np.array([(9, 127, 0, False)], dtype)]
+
+    class Decoder:
+        def __init__(self, path):
+            self.path = path
+
+        def id_to_stream(self):
+            return {0: {"type": "events", "width": 128, "height": 128}}
+
+        def __iter__(self):
+            return iter({"stream_id": 0, "events": events} for events in packets)
+
+    monkeypatch.setitem(sys.modules, "aedat", types.SimpleNamespace(Decoder=Decoder))
+    assert read_dvs128_aedat4(tmp_path / "rec.aedat4").tolist() == [(1, 2, 5, True), (127, 0, 9, False)]
+    packets.append(np.array([(10, 128, 0, True)], dtype))
+    with pytest.raises(DatasetError, match="outside the 128x128 sensor"):
+        read_dvs128_aedat4(tmp_path / "rec.aedat4")
+
+
+def test_cifar10dvs_one_format_per_recording(cifar_raw):
+    (cifar_raw / "CIFAR10-DVS" / "frog" / "cifar10_frog_0.aedat4").write_bytes(b"")
+    with pytest.raises(DatasetError, match="cifar10_frog_0 are present both"):
+        CIFAR10DVS(cifar_raw)
+
+
+@pytest.mark.parametrize("remove", ["CIFAR-10/cifar-10-batches-py/test_batch", "CIFAR10-DVS/truck"])
+def test_cifar10dvs_incomplete_folders_show_expected_layout(cifar_raw, remove):
+    target = cifar_raw / remove
+    if target.is_dir():
+        for path in target.iterdir():
+            path.unlink()
+        target.rmdir()
+    else:
+        target.unlink()
+    with pytest.raises(DatasetError, match="Expected layout") as err:
+        CIFAR10DVS(cifar_raw)
+    assert "cifar-10-batches-py" in str(err.value) and "Li et al. 2017" in str(err.value)

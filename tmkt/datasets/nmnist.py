@@ -1,0 +1,139 @@
+"""N-MNIST recordings paired with the MNIST digits they were recorded from.
+
+N-MNIST (Orchard et al. 2015, Front. Neurosci. 9:437; garrickorchard.com/datasets/n-mnist) holds one
+ATIS recording (34 x 34 pixels, three saccades, ~300 ms) of each of MNIST's 60,000 training and 10,000
+test digits, filed as ``Train|Test/<digit>/<NNNNN>.bin``. The folder gives the official split and the label.
+
+Pairing. The file number is the 1-based position of the digit in the MNIST idx file of the same split:
+
+    Train/<d>/<n>.bin  <->  train-images-idx3-ubyte[n - 1]        Test/<d>/<n>.bin  <->  t10k-images[n - 1]
+
+The dataset's description states only that the recordings are of the same 60,000 + 10,000 samples; the
+numbering was established from file names used in public N-MNIST code: ``Train/0/00002.bin`` and
+``Test/0/00004.bin``, ``00011.bin``, ``00014.bin`` are zeros exactly where MNIST's label files hold a 0
+(0-based train index 1; test indices 3, 10, 13), while a 0-based reading would put them on a 4, 4, 6 and 1.
+Because the assumption is checkable, it is checked: every recording's folder digit must equal the MNIST
+label at its mapped index, otherwise :class:`~tmkt.datasets.base.DatasetError` lists the disagreements.
+``pair_key`` is ``"<split>/<0-based MNIST index>"`` for both modalities.
+
+Events are read as stored (t: the recording's own microsecond clock; p: True = ON); see ``atis.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tmkt.datasets.atis import read_atis_bin
+from tmkt.datasets.base import DatasetError, Item
+from tmkt.datasets.imagefiles import find_idx, read_idx
+
+EVENT_FOLDER = "N-MNIST"
+IMAGE_FOLDER = "MNIST"
+#: official split -> (N-MNIST folder, MNIST idx file prefix)
+SPLITS: dict[str, tuple[str, str]] = {"train": ("Train", "train"), "test": ("Test", "t10k")}
+DIGITS = tuple(str(d) for d in range(10))
+
+LAYOUT = """\
+data/raw/
+├── N-MNIST/                      Orchard et al. 2015, garrickorchard.com/datasets/n-mnist (Train.zip, Test.zip)
+│   ├── Train/0/00002.bin ...     one folder per digit 0-9, <NNNNN>.bin ATIS recordings
+│   └── Test/0/00004.bin ...
+└── MNIST/                        LeCun et al., yann.lecun.com/exdb/mnist (plain or .gz)
+    ├── train-images-idx3-ubyte
+    ├── train-labels-idx1-ubyte
+    ├── t10k-images-idx3-ubyte
+    └── t10k-labels-idx1-ubyte"""
+
+
+def _layout_error(problem: str) -> DatasetError:
+    return DatasetError(f"N-MNIST/MNIST: {problem}\nExpected layout (data.dataset: nmnist):\n{LAYOUT}")
+
+
+class NMNIST:
+    """N-MNIST recordings and MNIST digits under ``raw_dir`` (see :data:`LAYOUT`)."""
+
+    name = "nmnist"
+    sensor_size = (34, 34, 2)
+
+    def __init__(self, raw_dir: Path):
+        self.raw_dir = Path(raw_dir)
+        self._image_files: dict[str, Path] = {}
+        self._labels: dict[str, np.ndarray] = {}
+        self._images: dict[str, np.ndarray] = {}
+        for split, (_, prefix) in SPLITS.items():
+            images = find_idx(self.raw_dir / IMAGE_FOLDER, f"{prefix}-images-idx3-ubyte")
+            labels = find_idx(self.raw_dir / IMAGE_FOLDER, f"{prefix}-labels-idx1-ubyte")
+            if images is None or labels is None:
+                raise _layout_error(f"missing {prefix}-images/labels idx files in {self.raw_dir / IMAGE_FOLDER}")
+            self._image_files[split] = images
+            self._labels[split] = read_idx(labels)
+        self._event_items = [item for split in SPLITS for item in self._scan_recordings(split)]
+
+    def _scan_recordings(self, split: str) -> list[Item]:
+        folder = self.raw_dir / EVENT_FOLDER / SPLITS[split][0]
+        missing = [d for d in DIGITS if not (folder / d).is_dir()]
+        if missing:
+            raise _layout_error(f"{folder} lacks the digit folders {', '.join(missing)}")
+        labels = self._labels[split]
+        items, disagreements = [], []
+        for digit in DIGITS:
+            for path in sorted((folder / digit).glob("*.bin")):
+                if not path.stem.isdigit() or not 1 <= int(path.stem) <= len(labels):
+                    raise DatasetError(
+                        f"{path}: expected a file number 00001-{len(labels):05d} (the 1-based MNIST {split} index)"
+                    )
+                index = int(path.stem) - 1
+                if str(labels[index]) != digit:
+                    disagreements.append(f"{path} (MNIST label {labels[index]})")
+                items.append(
+                    Item(
+                        id=f"{split}/{digit}/{path.stem}",
+                        label=digit,
+                        pair_key=f"{split}/{index}",
+                        official_split=split,
+                        path=path,
+                    )
+                )
+        if disagreements:
+            raise DatasetError(
+                f"{len(disagreements)} N-MNIST recordings disagree with the MNIST label at their mapped index "
+                f"(file number n -> MNIST index n - 1), e.g. {'; '.join(disagreements[:5])}"
+            )
+        if not items:
+            raise _layout_error(f"no .bin recordings under {folder}")
+        return items
+
+    def event_items(self) -> list[Item]:
+        return list(self._event_items)
+
+    def image_items(self) -> list[Item]:
+        return [
+            Item(
+                id=f"{split}/{index:05d}",
+                label=str(label),
+                pair_key=f"{split}/{index}",
+                official_split=split,
+                path=self._image_files[split],
+                index=index,
+            )
+            for split, labels in self._labels.items()
+            for index, label in enumerate(labels)
+        ]
+
+    def read_events(self, item: Item) -> np.ndarray:
+        return read_atis_bin(item.path, self.sensor_size)
+
+    def read_image(self, item: Item) -> np.ndarray:
+        """The 28 x 28 uint8 digit (loaded once per split, then served from memory)."""
+        split = item.official_split
+        if split not in self._images:
+            images = read_idx(self._image_files[split])
+            if images.ndim != 3 or len(images) != len(self._labels[split]):
+                raise DatasetError(
+                    f"{self._image_files[split]}: holds images of shape {images.shape}, expected "
+                    f"({len(self._labels[split])}, H, W) to match the label file"
+                )
+            self._images[split] = images
+        return self._images[split][item.index].copy()
