@@ -1,0 +1,265 @@
+"""Training-step time of our time-folded VGG-SNN against a plain norse step-by-step reference.
+
+Ours (:mod:`tmkt.models`): convolution, BN and pooling run once on ``(T·B, C, H, W)``; only the LIF
+layers loop over ``t``. Reference: the same network with the same weights run the textbook norse way — a
+Python loop over ``t`` around the whole network; at every step conv -> BN -> ``LIFBoxCell`` on
+``(B, ...)`` with an explicit state per layer, then pooling and the event head. Both take the same
+training step: per-step cross entropy ``mean_t CE(O_t, y)``, backward, AdamW.
+
+Equivalence check before timing: in training mode BN normalises with the statistics of its batch — all
+``T·B`` frames in ours, the ``B`` frames of one step in the reference — so the two compute different
+functions there. The check therefore runs both in eval mode, where BN uses the same running statistics
+(first set to one batch's statistics so that the net spikes), and requires the loss and the gradient of
+the first convolution to agree (allclose). Timing then runs both in training mode, each with its own BN
+statistics (same cost, same shapes); the two take turns step by step, so that a change in machine
+load hits both alike (the CSV records the 1-minute load average: on a shared machine, compare only
+rows taken at low load). Timing includes ``TwoStreamSNN``'s MAG/MRP heads and spike-rate
+bookkeeping, which the reference does not compute.
+
+Writes ``reports/benchmarks/snn_step.csv`` and ``.png`` (atomically). Run:
+``python benchmarks/bench_snn_step.py [--large] [--repeats 7] [--device cpu]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import io
+import os
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from norse.torch.module.lif_box import LIFBoxCell  # noqa: E402
+from torch import Tensor, nn  # noqa: E402
+
+from tmkt import paths  # noqa: E402
+from tmkt.config import ModelConfig  # noqa: E402
+from tmkt.models import TimeFolded, TwoStreamSNN, build_model  # noqa: E402
+from tmkt.neurons import MultiStepLIF  # noqa: E402
+
+OUT_DIR = paths.REPORTS / "benchmarks"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    width: float
+    blocks: int
+    time_steps: int
+    size: int
+    batch: int
+    num_classes: int
+
+
+SMALL = Case("CPU size: width 0.125, 3 blocks, T=4, 34×34, B=64", 0.125, 3, 4, 34, 64, 10)
+LARGE = Case("width 0.25, 4 blocks, T=10, 48×48, B=16", 0.25, 4, 10, 48, 16, 101)
+
+
+class StepByStepReference(nn.Module):
+    """A copy of a VGG-SNN ``TwoStreamSNN`` (event head) run one time step at a time through norse cells."""
+
+    def __init__(self, model: TwoStreamSNN) -> None:
+        super().__init__()
+        twin = copy.deepcopy(model)
+        stages = []
+        for layer in twin.trunk.layers:
+            if isinstance(layer, TimeFolded):
+                stages.append(layer.module)  # conv+BN or pooling, applied to (B, C, H, W)
+            elif isinstance(layer, MultiStepLIF):
+                stages.append(layer.cell)  # norse LIFBoxCell with the same parameters
+            else:
+                raise TypeError(f"unexpected VGG-SNN layer {type(layer).__name__}")
+        self.stages = nn.ModuleList(stages)
+        self.head = twin.head_event
+
+    def forward(self, x: Tensor) -> Tensor:
+        states: list = [None] * len(self.stages)
+        logits = []
+        for frame in x:
+            h = frame
+            for i, stage in enumerate(self.stages):
+                if isinstance(stage, LIFBoxCell):
+                    h, states[i] = stage(h, states[i])
+                else:
+                    h = stage(h)
+            logits.append(self.head(h.flatten(1)))
+        return torch.stack(logits)
+
+
+def per_step_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
+    return F.cross_entropy(logits.flatten(0, 1), labels.repeat(logits.shape[0]))
+
+
+def ours_logits(model: TwoStreamSNN, x: Tensor) -> Tensor:
+    return model(x, head="event").logits
+
+
+def reference_logits(reference: StepByStepReference, x: Tensor) -> Tensor:
+    return reference(x)
+
+
+def calibrate_batch_norm(model: nn.Module, x: Tensor) -> None:
+    """Set every BN's running statistics to those of ``x`` (so that the net spikes in eval mode)."""
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    with torch.no_grad():
+        for bn in bns:
+            bn.reset_running_stats()
+            bn.momentum = None  # cumulative average: after one batch, exactly that batch's statistics
+        model.train()
+        model(x)
+    for bn in bns:
+        bn.momentum = 0.1
+
+
+def check_equivalence(model: TwoStreamSNN, reference: StepByStepReference, x: Tensor, labels: Tensor) -> float:
+    """Eval-mode loss and first-conv gradient of both nets must agree; returns the absolute loss difference."""
+    losses, grads = [], []
+    for net, forward in ((model, ours_logits), (reference, reference_logits)):
+        net.eval()
+        net.zero_grad()
+        loss = per_step_cross_entropy(forward(net, x), labels)
+        loss.backward()
+        first_conv = next(m for m in net.modules() if isinstance(m, nn.Conv2d))
+        losses.append(loss.detach())
+        grads.append(first_conv.weight.grad.detach().clone())
+    if max(model(x).spike_rates.values()) == 0:
+        raise RuntimeError("the equivalence check is void: no layer spikes in eval mode")
+    torch.testing.assert_close(losses[0], losses[1], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)
+    return abs(losses[0] - losses[1]).item()
+
+
+def time_training_steps(nets: dict[str, tuple[nn.Module, Callable]], x: Tensor, labels: Tensor, warmup: int,
+                        repeats: int) -> dict[str, list[float]]:
+    """Seconds per training step of each named ``(net, forward)``, the nets taking turns step by step
+    (so that a change in machine load hits both alike)."""
+    optimizers = {name: torch.optim.AdamW(net.parameters(), lr=1e-4, weight_decay=0.01) for name, (net, _) in nets.items()}
+    times: dict[str, list[float]] = {name: [] for name in nets}
+    for i in range(warmup + repeats):
+        for name, (net, forward) in nets.items():
+            net.train()
+            _synchronize(x.device)
+            start = time.perf_counter()
+            loss = per_step_cross_entropy(forward(net, x), labels)
+            optimizers[name].zero_grad(set_to_none=True)
+            loss.backward()
+            optimizers[name].step()
+            _synchronize(x.device)
+            if i >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return times
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def run_case(case: Case, device: torch.device, warmup: int, repeats: int) -> list[dict]:
+    torch.manual_seed(0)
+    cfg = ModelConfig(arch="vgg_snn", width=case.width, blocks=case.blocks)
+    model = build_model(cfg, case.num_classes, case.time_steps, (case.size, case.size)).to(device)
+    generator = torch.Generator().manual_seed(1)
+    x = (torch.rand(case.time_steps, case.batch, 2, case.size, case.size, generator=generator) * 2).to(device)
+    labels = torch.randint(case.num_classes, (case.batch,), generator=generator).to(device)
+    calibrate_batch_norm(model, x)
+    reference = StepByStepReference(model)  # a deep copy: same weights, same BN statistics
+    loss_diff = check_equivalence(model, reference, x, labels)
+    nets = {"ours: time folded": (model, ours_logits), "norse step-by-step": (reference, reference_logits)}
+    rows = []
+    for implementation, times in time_training_steps(nets, x, labels, warmup, repeats).items():
+        step = statistics.median(times)
+        rows.append(
+            dict(
+                case=case.name, implementation=implementation, device=str(device), width=case.width,
+                blocks=case.blocks, time_steps=case.time_steps, size=case.size, batch=case.batch,
+                threads=torch.get_num_threads(), repeats=repeats, step_s_median=round(step, 5),
+                step_s_min=round(min(times), 5), samples_per_s=round(case.batch / step, 3),
+                eval_loss_abs_diff=loss_diff, load_avg_1min=round(os.getloadavg()[0], 2),
+            )
+        )
+        print(f"{case.name} | {implementation}: {step:.3f} s/step, {case.batch / step:.1f} samples/s")
+    return rows
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    buffer = io.StringIO()
+    columns = list(rows[0])
+    buffer.write(",".join(columns) + "\n")
+    for row in rows:
+        buffer.write(",".join(f'"{row[c]}"' if isinstance(row[c], str) else str(row[c]) for c in columns) + "\n")
+    _atomic_write(path, lambda tmp: Path(tmp).write_text(buffer.getvalue()))
+
+
+def write_plot(rows: list[dict], path: Path) -> None:
+    cases = list(dict.fromkeys(r["case"] for r in rows))
+    implementations = list(dict.fromkeys(r["implementation"] for r in rows))
+    rate = {(r["case"], r["implementation"]): r["samples_per_s"] for r in rows}
+    fig, ax = plt.subplots(figsize=(3.2 + 3.2 * len(cases), 4.2))
+    bar = 0.38
+    for j, implementation in enumerate(implementations):
+        xs = [i + (j - 0.5) * bar for i in range(len(cases))]
+        ax.bar(xs, [rate[c, implementation] for c in cases], bar, label=implementation)
+    for i, case in enumerate(cases):
+        ours, ref = (rate[case, name] for name in implementations)
+        ax.annotate(f"ours / reference = {ours / ref:.2f}", (i, max(ours, ref)), ha="center", va="bottom", xytext=(0, 4),
+                    textcoords="offset points", fontweight="bold")
+    ax.set_xticks(range(len(cases)), [c.replace(", B", "\nB") for c in cases], fontsize=8)
+    ax.set_xlabel("configuration (VGG-SNN, one AdamW training step)")
+    ax.set_ylabel("training samples / s (median step, log scale)")
+    ax.set_title(f"Time-folded VGG-SNN vs norse step-by-step ({rows[0]['device']}, {rows[0]['threads']} threads)",
+                 fontsize=9)
+    ax.set_yscale("log")
+    ax.margins(y=0.25)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    _atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--large", action="store_true", help=f"also time: {LARGE.name}")
+    parser.add_argument("--repeats", type=int, default=7, help="timed steps per implementation")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    rows = []
+    for case in (SMALL, LARGE) if args.large else (SMALL,):
+        rows += run_case(case, device, args.warmup, args.repeats)
+    write_csv(rows, OUT_DIR / "snn_step.csv")
+    write_plot(rows, OUT_DIR / "snn_step.png")
+    print(f"wrote {OUT_DIR / 'snn_step.csv'} and {OUT_DIR / 'snn_step.png'}")
+
+
+if __name__ == "__main__":
+    main()

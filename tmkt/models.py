@@ -1,0 +1,281 @@
+"""Spiking networks of METHOD §5 and the two-stream wrapper that TMKT trains.
+
+Every tensor is time-first, ``(T, B, C, H, W)``. Convolutions, batch norm and pooling see time folded
+into the batch, ``(T·B, C, H, W)`` (:class:`TimeFolded`; BN statistics are therefore taken over all
+``T·B`` frames, as in TET/He2024's layer-by-layer mode), and only the LIF layers
+(:class:`tmkt.neurons.MultiStepLIF`) loop over ``t``.
+
+Trunks (``ModelConfig.arch``):
+
+- ``vgg_snn`` [He2024]: conv3×3-BN-LIF blocks 64, 128, pool, 256, 256, pool, 512, 512, pool, 512, 512,
+  pool, flatten; pooling is 2×2 *average* pooling (He2024/TET). ``width`` multiplies the channels,
+  ``blocks`` keeps the first 1..4 pooling stages. At width 1, blocks 4, 2×48×48, 101 classes the trunk
+  and one head hold 9,688,165 parameters; with He2024's second head (one per stream) 10,153,674 — the
+  paper's "~10.2M" — and with the MAG/MRP heads (2 × 18,433) 10,190,540 (convolutions carry no bias:
+  BN follows).
+- ``resnet18_snn`` [recon, for CEP-DVS]: a stem conv3×3-BN-LIF and stages of two BasicBlocks
+  (conv-BN-LIF-conv-BN + shortcut, LIF after the sum) at 64, 128, 256, 512 channels, strides 1, 2, 2, 2
+  (``blocks`` stages kept), global average pooling.
+- ``scnn`` [recon after He2024's N-Omniglot SCNN]: conv5×5 (15) -LIF-pool-conv5×5 (40) -LIF-pool,
+  flatten, linear (300) -LIF; no BN; ``blocks`` is not used.
+
+:class:`TwoStreamSNN` shares one trunk between the appearance/mixed and the event streams. He2024 keeps
+one classifier head per stream and tests with the event head; so do we (``head_event``,
+``head_mixed``: a linear map applied at every step to the spikes of the last spiking layer after the
+trunk's final pooling, giving logits ``O_t``). The penultimate feature ``F_t`` is He2024's: the
+(post-reset) membrane potential of the last spiking layer, flattened. ``mag_head`` predicts the
+modality ``m_t`` from ``F_t`` (a logit per step), ``mrp_head`` the event ratio
+``rho = sigmoid(w · mean_t F_t + b)``. Prediction: ``argmax_k mean_t O_t`` (:func:`predict`).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from tmkt.config import ModelConfig
+from tmkt.neurons import MultiStepLIF
+
+Head = Literal["event", "mixed"]
+
+VGG_STAGES: tuple[tuple[int, int], ...] = ((64, 128), (256, 256), (512, 512), (512, 512))
+RESNET_STAGES: tuple[tuple[int, int], ...] = ((64, 1), (128, 2), (256, 2), (512, 2))
+
+
+@dataclass
+class ModelOutput:
+    """What :meth:`TwoStreamSNN.forward` returns (T steps, B samples, K classes, D feature size)."""
+
+    logits: Tensor  #: (T, B, K) per-step class logits O_t of the chosen head
+    features: Tensor  #: (T, B, D) membrane potential of the last spiking layer, flattened
+    mag_logits: Tensor  #: (T, B) logit of "frame t is an event frame" (MAG)
+    ratio_pred: Tensor  #: (B,) predicted event ratio rho in (0, 1) (MRP)
+    spike_rates: dict[str, float]  #: mean spike rate of every LIF layer of the trunk
+
+
+def predict(logits: Tensor) -> Tensor:
+    """Class indices ``argmax_k mean_t O_t`` from per-step logits ``(T, B, K)``."""
+    if logits.dim() != 3:
+        raise ValueError(f"predict expects per-step logits (T, B, K), got shape {tuple(logits.shape)}")
+    return logits.mean(0).argmax(-1)
+
+
+class TimeFolded(nn.Module):
+    """A per-frame module applied to ``(T, B, ...)`` by folding time into the batch: ``(T·B, ...)``."""
+
+    def __init__(self, *modules: nn.Module) -> None:
+        super().__init__()
+        self.module = modules[0] if len(modules) == 1 else nn.Sequential(*modules)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.module(x.flatten(0, 1)).unflatten(0, x.shape[:2])
+
+
+def _channels(base: int, width: float) -> int:
+    return max(1, round(base * width))
+
+
+def _lif(cfg: ModelConfig, record_membrane: bool = False) -> MultiStepLIF:
+    return MultiStepLIF(cfg.tau, cfg.v_th, cfg.surrogate, cfg.surrogate_alpha, cfg.reset_grad, record_membrane)
+
+
+def _conv_bn(c_in: int, c_out: int, stride: int = 1, kernel: int = 3) -> TimeFolded:
+    conv = nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False)
+    return TimeFolded(conv, nn.BatchNorm2d(c_out))
+
+
+class VGGSNN(nn.Module):
+    """VGG-SNN trunk [He2024]: ``(T, B, C, H, W)`` -> pooled spikes of the last LIF layer ``(T, B, D_out)``."""
+
+    def __init__(self, cfg: ModelConfig, in_channels: int, input_size: tuple[int, int]) -> None:
+        super().__init__()
+        height, width = input_size
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        c_in, index = in_channels, 0
+        for stage, pair in enumerate(VGG_STAGES[: cfg.blocks], start=1):
+            for base in pair:
+                index += 1
+                c_out = _channels(base, cfg.width)
+                layers[f"conv{index}"] = _conv_bn(c_in, c_out)
+                layers[f"lif{index}"] = _lif(cfg)
+                c_in = c_out
+            feature_hw = (height, width)
+            height, width = height // 2, width // 2
+            layers[f"pool{stage}"] = TimeFolded(nn.AvgPool2d(2))
+        if height < 1 or width < 1:
+            raise ValueError(f"input_size {input_size} is too small for {cfg.blocks} 2×2 pooling stages")
+        self.layers = nn.Sequential(layers)
+        self.last_lif: MultiStepLIF = layers[f"lif{index}"]
+        self.last_lif.record_membrane = True
+        self.feature_dim = c_in * feature_hw[0] * feature_hw[1]
+        self.out_dim = c_in * height * width
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x).flatten(2)
+
+
+class SpikingBasicBlock(nn.Module):
+    """ResNet BasicBlock with LIF neurons: ``LIF(BN(conv(LIF(BN(conv x)))) + shortcut(x))`` [recon]."""
+
+    def __init__(self, cfg: ModelConfig, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.conv1, self.lif1 = _conv_bn(c_in, c_out, stride), _lif(cfg)
+        self.conv2, self.lif2 = _conv_bn(c_out, c_out), _lif(cfg)
+        needs_projection = stride != 1 or c_in != c_out
+        self.shortcut = _conv_bn(c_in, c_out, stride, kernel=1) if needs_projection else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.lif2(self.conv2(self.lif1(self.conv1(x))) + self.shortcut(x))
+
+
+class ResNet18SNN(nn.Module):
+    """Spiking ResNet-18 trunk [recon, CEP-DVS]: ``(T, B, C, H, W)`` -> ``(T, B, D_out)`` after global pooling."""
+
+    def __init__(self, cfg: ModelConfig, in_channels: int, input_size: tuple[int, int]) -> None:
+        super().__init__()
+        c_stem = _channels(64, cfg.width)
+        layers: OrderedDict[str, nn.Module] = OrderedDict(stem=_conv_bn(in_channels, c_stem), stem_lif=_lif(cfg))
+        c_in, (height, width) = c_stem, input_size
+        for stage, (base, stride) in enumerate(RESNET_STAGES[: cfg.blocks], start=1):
+            c_out = _channels(base, cfg.width)
+            layers[f"stage{stage}"] = nn.Sequential(
+                SpikingBasicBlock(cfg, c_in, c_out, stride), SpikingBasicBlock(cfg, c_out, c_out, 1)
+            )
+            height, width = (height - 1) // stride + 1, (width - 1) // stride + 1
+            c_in = c_out
+        self.layers = nn.Sequential(layers)
+        self.last_lif: MultiStepLIF = layers[f"stage{cfg.blocks}"][-1].lif2
+        self.last_lif.record_membrane = True
+        self.feature_dim = c_in * height * width
+        self.out_dim = c_in
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x).mean(dim=(-2, -1))
+
+
+class SCNN(nn.Module):
+    """Small convolutional SNN trunk [recon, N-Omniglot]: ``(T, B, C, H, W)`` -> LIF spikes ``(T, B, D_out)``."""
+
+    def __init__(self, cfg: ModelConfig, in_channels: int, input_size: tuple[int, int]) -> None:
+        super().__init__()
+        c1, c2, hidden = _channels(15, cfg.width), _channels(40, cfg.width), _channels(300, cfg.width)
+        height, width = input_size
+        for _ in range(2):  # conv5×5 without padding, then 2×2 pooling
+            height, width = (height - 4) // 2, (width - 4) // 2
+        if height < 1 or width < 1:
+            raise ValueError(f"input_size {input_size} is too small for the SCNN (needs at least 16×16)")
+        self.layers = nn.Sequential(
+            OrderedDict(
+                conv1=TimeFolded(nn.Conv2d(in_channels, c1, 5, bias=False)),
+                lif1=_lif(cfg),
+                pool1=TimeFolded(nn.AvgPool2d(2)),
+                conv2=TimeFolded(nn.Conv2d(c1, c2, 5, bias=False)),
+                lif2=_lif(cfg),
+                pool2=TimeFolded(nn.AvgPool2d(2)),
+            )
+        )
+        for module in self.layers.modules():
+            if isinstance(module, nn.Conv2d):  # no BN here: He2024's SCNN uses Kaiming-normal convolutions
+                nn.init.kaiming_normal_(module.weight)
+        self.fc = nn.Linear(c2 * height * width, hidden)
+        self.last_lif = _lif(cfg, record_membrane=True)
+        self.feature_dim = self.out_dim = hidden
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.last_lif(self.fc(self.layers(x).flatten(2)))
+
+
+TRUNKS: dict[str, type[nn.Module]] = {"vgg_snn": VGGSNN, "resnet18_snn": ResNet18SNN, "scnn": SCNN}
+
+
+class TwoStreamSNN(nn.Module):
+    """One shared spiking trunk, a classifier head per stream and the MAG / MRP heads."""
+
+    def __init__(
+        self,
+        trunk: nn.Module,
+        num_classes: int,
+        time_steps: int,
+        input_shape: tuple[int, int, int],
+    ) -> None:
+        super().__init__()
+        self.trunk = trunk
+        self.time_steps, self.input_shape = time_steps, tuple(input_shape)
+        self.head_event = nn.Linear(trunk.out_dim, num_classes)
+        self.head_mixed = nn.Linear(trunk.out_dim, num_classes)
+        self.mag_head = nn.Linear(trunk.feature_dim, 1)
+        self.mrp_head = nn.Linear(trunk.feature_dim, 1)
+        self._lifs = [
+            (name.removeprefix("layers."), m) for name, m in trunk.named_modules() if isinstance(m, MultiStepLIF)
+        ]
+
+    def forward(self, x: Tensor, head: Head = "event") -> ModelOutput:
+        """``x``: ``(T, B, C, H, W)``; ``head``: ``"event"`` or ``"mixed"`` (the stream's classifier)."""
+        self._check_input(x)
+        if head not in ("event", "mixed"):
+            raise ValueError(f"head must be 'event' or 'mixed', got {head!r}")
+        spikes = self.trunk(x)
+        return self._outputs(spikes, self.head_event if head == "event" else self.head_mixed, slice(None))
+
+    def forward_pair(
+        self, mixed: Tensor, events: Tensor, batching: Literal["separate", "concat"] = "separate"
+    ) -> tuple[ModelOutput, ModelOutput]:
+        """Outputs of the mixed stream (mixed head) and the event stream (event head).
+
+        ``separate``: two passes, so BatchNorm normalises each stream with its own batch statistics (He2024).
+        ``concat`` [recon]: one pass over the concatenated batch, sharing BatchNorm statistics between the
+        streams; the spike rates are then those of the joint batch.
+        """
+        if batching == "separate":
+            return self(mixed, head="mixed"), self(events, head="event")
+        if batching != "concat":
+            raise ValueError(f"batching must be 'separate' or 'concat', got {batching!r}")
+        both = torch.cat([mixed, events], dim=1)
+        self._check_input(both)
+        spikes, b = self.trunk(both), mixed.shape[1]
+        return (
+            self._outputs(spikes, self.head_mixed, slice(0, b)),
+            self._outputs(spikes, self.head_event, slice(b, None)),
+        )
+
+    def _check_input(self, x: Tensor) -> None:
+        expected = (self.time_steps, *self.input_shape)
+        if x.dim() != 5 or (x.shape[0], *x.shape[2:]) != expected:
+            raise ValueError(
+                f"TwoStreamSNN expects x of shape (T, B, C, H, W) = ({expected[0]}, B, "
+                f"{', '.join(map(str, expected[1:]))}), got {tuple(x.shape)}"
+            )
+
+    def _outputs(self, spikes: Tensor, classifier: nn.Linear, batch: slice) -> ModelOutput:
+        """Heads on the samples ``batch`` of the trunk's last pass."""
+        features = self.trunk.last_lif.membrane.flatten(2)[:, batch]
+        rates = torch.stack([lif.spike_rate for _, lif in self._lifs]).tolist()  # one device sync
+        return ModelOutput(
+            logits=classifier(spikes[:, batch]),
+            features=features,
+            mag_logits=self.mag_head(features).squeeze(-1),
+            ratio_pred=torch.sigmoid(self.mrp_head(features.mean(0))).squeeze(-1),
+            spike_rates={name: rate for (name, _), rate in zip(self._lifs, rates)},
+        )
+
+
+def build_model(
+    cfg: ModelConfig,
+    num_classes: int,
+    time_steps: int,
+    input_size: tuple[int, int],
+    in_channels: int = 2,
+) -> TwoStreamSNN:
+    """The :class:`TwoStreamSNN` of ``cfg.arch`` for ``(T, B, in_channels, H, W)`` inputs, ``input_size = (H, W)``."""
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+    if time_steps < 1:
+        raise ValueError(f"time_steps must be >= 1, got {time_steps}")
+    if len(input_size) != 2 or min(input_size) < 1:
+        raise ValueError(f"input_size must be (H, W) with positive sizes, got {input_size!r}")
+    trunk = TRUNKS[cfg.arch](cfg, in_channels, tuple(input_size))
+    return TwoStreamSNN(trunk, num_classes, time_steps, (in_channels, *input_size))
