@@ -185,8 +185,8 @@ class Params(Section):
 
 #: The sections each DVC stage reads; dvc.yaml lists exactly these under the stage's ``params:``.
 STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
-    "convert": ("base", "data", "simulator"),
-    "train": ("base", "data", "simulator", "scarcity", "model", "train", "mixup", "loss"),
+    "convert": ("data", "simulator"),
+    "train": ("base", "scarcity", "model", "train", "mixup", "loss"),
 }
 
 

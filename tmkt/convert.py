@@ -1,0 +1,176 @@
+"""Stage ``convert``: a dataset source -> paired, time-binned arrays + a manifest in ``data/processed``.
+
+Outputs (written into a temporary folder that replaces ``data/processed`` only once complete):
+
+- ``events.npy``  float16 (N_e, T, 2, H, W): each recording cut into T equal-duration bins of ON/OFF
+  event counts (``tmkt.frames.to_frames``), resized to H×W, normalised by ``data.frame_norm``;
+- ``images.npy``  uint8 (N_i, H, W): the HSV value channel of each image (×255), centred on the sensor
+  canvas where the recording framed it that way (MNIST family), resized to H×W. It is repeated to
+  2 channels × T steps at load time (``tmkt.processed``);
+- ``manifest.csv``  one row per item: modality, row (index into its array), id, class_name, label,
+  pair_key, official_split, split, event_rank, n_events, duration_ms (events only);
+- ``meta.json``  dataset, classes, shapes, the data parameters, per-step timings.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from tmkt import frames, io
+from tmkt.config import DataConfig, Params
+from tmkt.datasets.base import Item, Source
+from tmkt.splits import build_manifest
+
+#: Datasets whose recordings show the whole image centred on the sensor (N-MNIST protocol): the image
+#: is placed on a canvas of the sensor's size before resizing, so both modalities share one geometry.
+CENTRED_ON_SENSOR = {"mnist_sim", "nmnist"}
+
+
+def open_source(params: Params) -> Source:
+    """The dataset source named by ``data.dataset``; real ones read files under ``data.raw_dir``."""
+    from tmkt import paths
+
+    name = params.data.dataset
+    if name == "mnist_sim":
+        from tmkt.datasets.embedded import SimulatedMNIST
+
+        return SimulatedMNIST(params.simulator)
+    raw = paths.resolve(params.data.raw_dir)
+    if name == "nmnist":
+        from tmkt.datasets.nmnist import NMNIST
+
+        return NMNIST(raw)
+    if name == "ncaltech101":
+        from tmkt.datasets.ncaltech101 import NCaltech101
+
+        return NCaltech101(raw)
+    if name == "cifar10dvs":
+        from tmkt.datasets.cifar10dvs import CIFAR10DVS
+
+        return CIFAR10DVS(raw)
+    raise ValueError(f"data.dataset = {name!r} has no reader")  # unreachable: config validates the name
+
+
+def cap_per_class(items: list[Item], max_per_class: int | None) -> list[Item]:
+    """The first ``max_per_class`` items of each class in id order (all when None)."""
+    if max_per_class is None:
+        return items
+    seen: dict[str, int] = {}
+    kept = []
+    for item in sorted(items, key=lambda it: (it.label, it.id)):
+        if seen.get(item.label, 0) < max_per_class:
+            seen[item.label] = seen.get(item.label, 0) + 1
+            kept.append(item)
+    return kept
+
+
+# Worker-side state: the source is inherited by forked workers, not pickled per item.
+_WORKER: dict = {}
+
+
+def _init_worker(source: Source, data: DataConfig) -> None:
+    _WORKER.update(source=source, data=data)
+
+
+def _event_frames(item: Item) -> tuple[np.ndarray, int, float]:
+    source, data = _WORKER["source"], _WORKER["data"]
+    events = source.read_events(item)
+    counts = frames.to_frames(events, source.sensor_size, data.time_bins).astype(np.float32)
+    resized = frames.resize(counts, (data.height, data.width))
+    duration_us = float(events["t"].max() - events["t"].min()) if len(events) else 0.0
+    return frames.normalize(resized, data.frame_norm, data.clip_max).astype(np.float16), len(events), duration_us
+
+
+def _image_value(item: Item) -> np.ndarray:
+    source, data = _WORKER["source"], _WORKER["data"]
+    value = frames.image_to_value(source.read_image(item))
+    if source.name in CENTRED_ON_SENSOR:
+        value = centre_on_canvas(value, source.sensor_size[1], source.sensor_size[0])
+    resized = frames.resize(value, (data.height, data.width))
+    return np.clip(np.rint(np.asarray(resized) * 255), 0, 255).astype(np.uint8)
+
+
+def centre_on_canvas(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``image`` (h, w) centred on a zero canvas of (height, width); larger images are centre-cropped."""
+    h, w = image.shape
+    canvas = np.zeros((height, width), dtype=image.dtype)
+    top, left = (height - h) // 2, (width - w) // 2
+    src = image[max(0, -top) : max(0, -top) + min(h, height), max(0, -left) : max(0, -left) + min(w, width)]
+    canvas[max(0, top) : max(0, top) + src.shape[0], max(0, left) : max(0, left) + src.shape[1]] = src
+    return canvas
+
+
+def _map(fn, items: list[Item], source: Source, data: DataConfig, workers: int, desc: str, progress: bool) -> list:
+    bar = dict(total=len(items), desc=desc, disable=not progress, unit="item")
+    if workers <= 1:
+        _init_worker(source, data)
+        return [fn(it) for it in tqdm(items, **bar)]
+    import multiprocessing as mp
+
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"), initializer=_init_worker,
+                             initargs=(source, data)) as pool:
+        return list(tqdm(pool.map(fn, items, chunksize=32), **bar))
+
+
+@dataclass
+class ConvertResult:
+    manifest: pd.DataFrame
+    meta: dict
+    out_dir: Path
+
+
+def convert(params: Params, out_dir: Path, workers: int | None = None, progress: bool = True) -> ConvertResult:
+    """Run the whole stage; ``out_dir`` is replaced only when every file is written."""
+    data = params.data
+    workers = params.base.num_threads if workers is None else workers
+    timings: dict[str, float] = {}
+
+    start = time.perf_counter()
+    source = open_source(params)
+    event_items = cap_per_class(source.event_items(), data.max_per_class)
+    if not event_items:
+        raise ValueError(f"dataset {source.name!r} has no event recordings")
+    # Images of classes without recordings (e.g. a background class) cannot be paired with anything.
+    event_classes = {it.label for it in event_items}
+    image_items = cap_per_class([it for it in source.image_items() if it.label in event_classes], data.max_per_class)
+    manifest = build_manifest(event_items, image_items, data)
+    timings["index_and_split_s"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    converted = _map(_event_frames, event_items, source, data, workers, "events -> frames", progress)
+    event_frames = np.stack([c[0] for c in converted])
+    manifest.loc[manifest["modality"] == "event", "n_events"] = [c[1] for c in converted]
+    manifest.loc[manifest["modality"] == "event", "duration_ms"] = [c[2] / 1e3 for c in converted]
+    timings["events_s"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    images = np.stack(_map(_image_value, image_items, source, data, workers, "images -> V channel", progress))
+    timings["images_s"] = time.perf_counter() - start
+
+    classes = manifest.drop_duplicates("label").sort_values("label")["class_name"].tolist()
+    meta = dict(
+        dataset=source.name,
+        classes=classes,
+        sensor_size=list(source.sensor_size),
+        events_shape=list(event_frames.shape),
+        images_shape=list(images.shape),
+        duration_ms=float(manifest["duration_ms"].median()),
+        data=data.model_dump(),
+        timings=timings,
+    )
+    start = time.perf_counter()
+    with io.atomic_dir(out_dir) as tmp:
+        np.save(tmp / "events.npy", event_frames)
+        np.save(tmp / "images.npy", images)
+        manifest.to_csv(tmp / "manifest.csv", index=False)
+        meta["timings"]["write_s"] = time.perf_counter() - start
+        io.write_json(tmp / "meta.json", meta)
+    return ConvertResult(manifest=manifest, meta=meta, out_dir=out_dir)
+
