@@ -1,0 +1,86 @@
+"""Reading the ``convert`` stage's outputs, and pairing recordings with images at training time.
+
+**Pairing** (METHOD.md §2): every time an event sample is used, it is paired with an image of the same
+class drawn uniformly from the *training* image pool. The image's value channel becomes the appearance
+sequence ``x_a^t = (V, V)`` for every t: shape (T, B, 2, H, W), like the events.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tmkt.datasets.base import DatasetError
+
+FILES = ("events.npy", "images.npy", "manifest.csv", "meta.json")
+
+
+@dataclass
+class ProcessedData:
+    """The arrays and manifest written by ``tmkt.convert`` (events memory-mapped)."""
+
+    events: np.ndarray  #: float16 (N_e, T, 2, H, W)
+    images: np.ndarray  #: uint8 (N_i, H, W)
+    manifest: pd.DataFrame
+    meta: dict
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "ProcessedData":
+        folder = Path(folder)
+        missing = [name for name in FILES if not (folder / name).is_file()]
+        if missing:
+            raise DatasetError(
+                f"{folder} lacks {', '.join(missing)}: run the convert stage first (`dvc repro convert`)"
+            )
+        manifest = pd.read_csv(folder / "manifest.csv", dtype={"id": str, "pair_key": str, "class_name": str})
+        return cls(
+            events=np.load(folder / "events.npy", mmap_mode="r"),
+            images=np.load(folder / "images.npy"),
+            manifest=manifest,
+            meta=json.loads((folder / "meta.json").read_text()),
+        )
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.meta["classes"])
+
+    @property
+    def time_steps(self) -> int:
+        return int(self.events.shape[1])
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        return int(self.events.shape[-2]), int(self.events.shape[-1])
+
+    def rows(self, modality: str, split: str) -> pd.DataFrame:
+        m = self.manifest
+        return m[(m["modality"] == modality) & (m["split"] == split)]
+
+    @cached_property
+    def image_pool(self) -> list[np.ndarray]:
+        """Per class label, the rows of its training images."""
+        pool = self.rows("image", "train")
+        by_label = [pool.loc[pool["label"] == k, "row"].to_numpy() for k in range(len(self.classes))]
+        empty = [self.classes[k] for k, rows in enumerate(by_label) if len(rows) == 0]
+        if empty:
+            raise DatasetError(f"no training images to pair with for classes {empty[:5]}")
+        return by_label
+
+    def event_frames(self, rows: np.ndarray) -> torch.Tensor:
+        """Recordings ``rows`` as a float32 (T, B, 2, H, W) tensor."""
+        return torch.from_numpy(np.asarray(self.events[rows], dtype=np.float32)).transpose(0, 1)
+
+    def draw_images(self, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """For each label, the row of a uniformly drawn training image of that class."""
+        return np.array([self.image_pool[k][rng.integers(len(self.image_pool[k]))] for k in labels])
+
+    def appearance(self, image_rows: np.ndarray) -> torch.Tensor:
+        """Images ``image_rows`` as the appearance sequence: V/255 on both channels at all T steps, (T, B, 2, H, W)."""
+        value = torch.from_numpy(self.images[image_rows].astype(np.float32) / 255.0)  # (B, H, W)
+        return value[None, :, None].expand(self.time_steps, -1, 2, -1, -1).contiguous()
