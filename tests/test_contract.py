@@ -69,3 +69,9 @@ def test_ci_runs_the_readme_test_command():
     ).stdout.strip()
     assert extracted == block.group(1).strip()
     assert "torch==2.13.0" in (paths.ROOT / "requirements.txt").read_text().splitlines()
+
+
+def test_config_defaults_are_the_repository_params():
+    """tmkt.config's defaults document params.yaml; they must not drift apart."""
+    from_file = config.load().model_dump(exclude={"ablate", "figures"})
+    assert config.Params().model_dump(exclude={"ablate", "figures"}) == from_file

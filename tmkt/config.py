@@ -94,10 +94,10 @@ class SimulatorConfig(Section):
     threshold_mismatch: float = Field(0.03, ge=0, description="Per-pixel std of the thresholds")
     threshold_min: float = Field(0.05, gt=0, description="Lower clip of per-pixel thresholds")
     refractory_us: float = Field(500.0, ge=0, description="Per-pixel dead time after an event")
-    background_rate_hz: float = Field(0.5, ge=0, description="Background-activity noise per pixel")
+    background_rate_hz: float = Field(3.0, ge=0, description="Background-activity noise per pixel")
     hot_pixels: int = Field(2, ge=0, description="Number of hot pixels")
     hot_pixel_rate_hz: float = Field(200.0, ge=0, description="Event rate of each hot pixel")
-    signal_keep: float = Field(1.0, gt=0, le=1, description="Fraction of signal events kept (sensor sensitivity)")
+    signal_keep: float = Field(0.5, gt=0, le=1, description="Fraction of signal events kept (sensor sensitivity)")
     seed: int = Field(0, ge=0)
 
 
@@ -123,7 +123,9 @@ class ModelConfig(Section):
     blocks: int = Field(3, ge=1, le=4, description="VGG-SNN pooling stages kept (4 = paper); CPU variants use fewer")
     tau: float = Field(2.0, gt=1, description="LIF membrane time constant (v += (I - v) / tau)")
     v_th: float = Field(0.5, gt=0, description="Firing threshold")
-    surrogate: Literal["triangle", "super", "tanh", "circ", "heavi_erfc"] = "triangle"
+    surrogate: Literal["triangle", "super", "tanh", "circ", "heavi_erfc"] = Field(
+        "triangle", description="[recon] norse's surrogate; He2024's (peak 2, support |x| < 0.5) is none of these"
+    )
     surrogate_alpha: float = Field(1.0, gt=0)
     reset_grad: Literal["detach", "pass"] = Field(
         "detach", description="He2024 detaches the hard reset from the graph; norse passes gradient through it"
@@ -132,9 +134,9 @@ class ModelConfig(Section):
 
 class TrainConfig(Section):
     method: Literal["event_only", "finetune", "he2024", "tmkt"] = "tmkt"
-    epochs: int = Field(10, ge=1)
-    steps_per_epoch: int | None = Field(30, ge=1, description="Fixed optimisation steps per epoch (null: one pass)")
-    batch_size: int = Field(64, ge=2)
+    epochs: int = Field(6, ge=1)
+    steps_per_epoch: int | None = Field(20, ge=1, description="Fixed optimisation steps per epoch (null: one pass)")
+    batch_size: int = Field(32, ge=2)
     lr: float = Field(3e-3, gt=0, le=1)
     weight_decay: float = Field(0.01, ge=0)
     warmup_epochs: int = Field(1, ge=0)
