@@ -74,7 +74,7 @@ class ProcessedData:
 
     def event_frames(self, rows: np.ndarray) -> torch.Tensor:
         """Recordings ``rows`` as a float32 (T, B, 2, H, W) tensor."""
-        return torch.from_numpy(np.asarray(self.events[rows], dtype=np.float32)).transpose(0, 1)
+        return torch.from_numpy(np.array(self.events[rows], dtype=np.float32)).transpose(0, 1)
 
     def draw_images(self, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """For each label, the row of a uniformly drawn training image of that class."""

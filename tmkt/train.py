@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from tmkt import io
 from tmkt.config import Params
@@ -123,7 +123,7 @@ class EpochLog:
 
     def add(self, **values: float) -> None:
         for k, v in values.items():
-            self.sums[k] = self.sums.get(k, 0.0) + float(v)
+            self.sums[k] = self.sums.get(k, 0.0) + float(v.detach() if isinstance(v, torch.Tensor) else v)
             self.counts[k] = self.counts.get(k, 0) + 1
 
     def mean(self, key: str) -> float:
@@ -202,7 +202,7 @@ class Trainer:
     def _step(self, rows: np.ndarray, epoch: int, step: int, rng, gen, log: EpochLog) -> None:
         p, data, recipe = self.params, self.data, self.recipe
         manifest = data.manifest
-        labels = torch.as_tensor(manifest.loc[rows, "label"].to_numpy(), device=self.device)
+        labels = torch.tensor(manifest.loc[rows, "label"].to_numpy(), device=self.device)
         frame_rows = manifest.loc[rows, "row"].to_numpy()
         tet = dict(lam=p.train.tet_lambda, phi=p.model.v_th)
         self.model.train()
@@ -273,6 +273,8 @@ class Trainer:
     def fit(self, progress: bool = True, stop_after: int | None = None) -> dict:
         """Train all epochs (resuming from a checkpoint), write history/metrics; returns the metrics.
 
+        ``progress`` shows a bar over each epoch's steps; a one-line summary is printed after every epoch.
+
         ``stop_after`` ends the run after that many epochs in this call (used to test resumption).
         """
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -298,10 +300,9 @@ class Trainer:
                 self._step(rows, epoch, step, rng, gen, log)
                 bar.set_postfix(loss=f"{log.mean('loss'):.3f}", acc=f"{log.mean('train_acc'):.2f}")
             self._end_epoch(epoch, log)
-            if progress:
-                h = self.history[-1]
-                tqdm.write(f"epoch {epoch + 1}/{cfg.epochs}: loss {h['loss']:.3f} train {h['train_acc']:.3f} "
-                           f"val {h['val_acc']:.3f} test {h['test_acc']:.3f}")
+            h = self.history[-1]
+            print(f"seed {self.seed} epoch {epoch + 1}/{cfg.epochs}: loss {h['loss']:.3f} train {h['train_acc']:.3f} "
+                  f"val {h['val_acc']:.3f} test {h['test_acc']:.3f}", flush=True)
         return self._finish(time.perf_counter() - start, resumed)
 
     def _end_epoch(self, epoch: int, log: EpochLog) -> None:

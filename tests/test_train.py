@@ -1,0 +1,106 @@
+"""Training: every method runs, runs are deterministic, a killed run resumes to the same result."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tmkt import config
+from tmkt.config import DataConfig
+from tmkt.datasets.base import Item
+from tmkt.processed import ProcessedData
+from tmkt.splits import build_manifest
+from tmkt.train import Trainer, epoch_batches, warmup_cosine
+
+T, SIZE, CLASSES, PER_CLASS = 3, 8, 3, 20
+
+
+@pytest.fixture(scope="module")
+def data() -> ProcessedData:
+    """Tiny learnable data: class k lights up row block k in both modalities."""
+    rng = np.random.default_rng(0)
+    items = [Item(id=f"{k}-{i}", label=str(k), pair_key=f"{k}-{i}") for k in range(CLASSES) for i in range(PER_CLASS)]
+    manifest = build_manifest(items, items, DataConfig())
+    labels = manifest.loc[manifest["modality"] == "event", "label"].to_numpy()
+    events = rng.random((len(labels), T, 2, SIZE, SIZE)).astype(np.float16) * 0.3
+    images = (rng.random((len(labels), SIZE, SIZE)) * 60).astype(np.uint8)
+    for row, k in enumerate(labels):
+        events[row, :, :, 2 * k : 2 * k + 3] += 0.7
+        images[row, 2 * k : 2 * k + 3] = 255
+    meta = dict(dataset="synthetic", classes=[str(k) for k in range(CLASSES)])
+    return ProcessedData(events=events, images=images, manifest=manifest, meta=meta)
+
+
+def params_for(method: str, **extra):
+    overrides = {
+        "train.method": method, "train.epochs": 3, "train.steps_per_epoch": 3, "train.batch_size": 8,
+        "train.warmup_epochs": 1, "model.width": 0.0625, "model.blocks": 2, "base.num_threads": 1,
+        "scarcity.event_fraction": 0.5,
+    }
+    return config.parse(config.apply_overrides(config.load().model_dump(), overrides | extra))
+
+
+@pytest.mark.parametrize("method", ["event_only", "finetune", "he2024", "tmkt"])
+def test_every_method_trains_and_writes_its_outputs(method, data, tmp_path):
+    metrics = Trainer(params_for(method), data, tmp_path, seed=1).fit(progress=False)
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert len(history) == 3 and np.isfinite(history["loss"]).all()
+    assert metrics["n_event_train"] == CLASSES * 6  # half of the 12 training recordings per class
+    assert 1 <= metrics["best_epoch"] <= 3
+    assert metrics["val_acc"] == history.loc[metrics["best_epoch"] - 1, "val_acc"] == history["val_acc"].max()
+    assert (tmp_path / "confusion.json").is_file() and (tmp_path / "checkpoint.pt").is_file()
+    mixes = method in ("he2024", "tmkt")
+    assert ("switch_t1" in history) == mixes and ("cka_t1" in history) == mixes
+    assert ("mag_acc" in history and history["mag_acc"].notna().all()) == (method == "tmkt")
+    if method == "finetune":
+        assert list(history["phase"]) == ["image", "image", "event"]
+    if method == "he2024":  # sample-level replacement: a sample is all events (t* = 1) or all image (none)
+        inner = [c for c in history if c.startswith("switch_t")][1:-1]
+        assert (history[inner] == 0).all().all()
+
+
+def test_same_seed_same_run_and_other_seed_differs(data, tmp_path):
+    a = Trainer(params_for("tmkt"), data, tmp_path / "a", seed=5).fit(progress=False)
+    b = Trainer(params_for("tmkt"), data, tmp_path / "b", seed=5).fit(progress=False)
+    c = Trainer(params_for("tmkt"), data, tmp_path / "c", seed=6).fit(progress=False)
+    ha, hb, hc = (pd.read_csv(tmp_path / x / "history.csv") for x in "abc")
+    pd.testing.assert_frame_equal(ha, hb)
+    assert a["test_acc"] == b["test_acc"]
+    assert not np.allclose(ha["loss"], hc["loss"])
+
+
+def test_killed_run_resumes_to_the_uninterrupted_result(data, tmp_path):
+    params = params_for("tmkt")
+    whole = Trainer(params, data, tmp_path / "whole", seed=7).fit(progress=False)
+    assert Trainer(params, data, tmp_path / "killed", seed=7).fit(progress=False, stop_after=2) == {}
+    assert len(pd.read_csv(tmp_path / "whole" / "history.csv")) == 3
+    resumed = Trainer(params, data, tmp_path / "killed", seed=7).fit(progress=False)
+    assert resumed["resumed"] and not whole["resumed"]
+    for key in ("best_epoch", "val_acc", "test_acc", "test_acc_last"):
+        assert resumed[key] == whole[key], key
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "whole" / "history.csv"), pd.read_csv(tmp_path / "killed" / "history.csv")
+    )
+
+
+def test_checkpoint_of_another_configuration_is_not_resumed(data, tmp_path):
+    Trainer(params_for("tmkt"), data, tmp_path, seed=7).fit(progress=False, stop_after=1)
+    other = Trainer(params_for("tmkt", **{"train.lr": 0.001}), data, tmp_path, seed=7)
+    assert not other.try_resume()
+    assert Trainer(params_for("tmkt"), data, tmp_path, seed=7).try_resume()
+
+
+def test_warmup_cosine_schedule():
+    factor = warmup_cosine(warmup_steps=4, total_steps=14)
+    assert [factor(s) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert factor(9) == pytest.approx(0.5)  # half-way through the cosine part
+    assert factor(14) == pytest.approx(0.0)
+
+
+def test_epoch_batches_cycle_through_all_rows():
+    rows = np.arange(10)
+    batches = epoch_batches(rows, batch_size=4, steps=5, rng=np.random.default_rng(0))
+    assert [len(b) for b in batches] == [4] * 5
+    flat = np.concatenate(batches)
+    assert sorted(flat[:10]) == list(range(10)) and sorted(flat[10:20]) == list(range(10))
