@@ -17,11 +17,8 @@ Writes ``reports/benchmarks/frames.csv`` and ``frames.png`` atomically and print
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import os
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +33,7 @@ from tonic.io import events_struct  # noqa: E402
 from tonic.transforms import ToFrame  # noqa: E402
 
 from tmkt import config, paths  # noqa: E402
+from tmkt import io as tmkt_io  # noqa: E402
 from tmkt.frames import to_frames  # noqa: E402
 from tmkt.simulator import simulate, simulate_many  # noqa: E402
 
@@ -125,29 +123,6 @@ def bench_simulator(n_digits: int) -> list[dict]:
     ]
 
 
-def atomic_write(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(payload)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 would outlive the rename
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
-def write_csv(rows: list[dict], path: Path) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write(path, buffer.getvalue().encode())
-
-
 def write_plot(frame_rows: list[dict], simulator_rows: list[dict], time_bins: int, path: Path) -> None:
     implementations = list(dict.fromkeys(r["implementation"] for r in frame_rows))
     rate = {(r["n"], r["implementation"]): r["rate"] / 1e6 for r in frame_rows}
@@ -170,10 +145,8 @@ def write_plot(frame_rows: list[dict], simulator_rows: list[dict], time_bins: in
     ax.set_title(title, fontsize=9)
     ax.legend(loc="upper left")
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120)
+    tmkt_io.save_figure(path, fig)
     plt.close(fig)
-    atomic_write(path, buffer.getvalue())
 
 
 def main() -> None:
@@ -186,7 +159,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     frame_rows = bench_frames(args.repeats, args.time_bins)
     simulator_rows = bench_simulator(args.digits)
-    write_csv(frame_rows + simulator_rows, OUT_DIR / "frames.csv")
+    tmkt_io.write_csv(OUT_DIR / "frames.csv", frame_rows + simulator_rows)
     write_plot(frame_rows, simulator_rows, args.time_bins, OUT_DIR / "frames.png")
 
     print(f"load average before the run: {load_before:.2f} on {os.cpu_count()} CPUs (timings suffer from other load)")

@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import argparse
 import copy
-import io
 import os
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +40,7 @@ import torch.nn.functional as F  # noqa: E402
 from norse.torch.module.lif_box import LIFBoxCell  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
+from tmkt import io as tmkt_io  # noqa: E402
 from tmkt import paths  # noqa: E402
 from tmkt.config import ModelConfig  # noqa: E402
 from tmkt.models import TimeFolded, TwoStreamSNN, build_model  # noqa: E402
@@ -192,30 +191,6 @@ def run_case(case: Case, device: torch.device, warmup: int, repeats: int) -> lis
     return rows
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def write_csv(rows: list[dict], path: Path) -> None:
-    buffer = io.StringIO()
-    columns = list(rows[0])
-    buffer.write(",".join(columns) + "\n")
-    for row in rows:
-        buffer.write(",".join(f'"{row[c]}"' if isinstance(row[c], str) else str(row[c]) for c in columns) + "\n")
-    _atomic_write(path, lambda tmp: Path(tmp).write_text(buffer.getvalue()))
-
-
 def write_plot(rows: list[dict], path: Path) -> None:
     cases = list(dict.fromkeys(r["case"] for r in rows))
     implementations = list(dict.fromkeys(r["implementation"] for r in rows))
@@ -238,7 +213,7 @@ def write_plot(rows: list[dict], path: Path) -> None:
     ax.margins(y=0.25)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    _atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
+    tmkt_io.save_figure(path, fig)
     plt.close(fig)
 
 
@@ -256,7 +231,7 @@ def main() -> None:
     rows = []
     for case in (SMALL, LARGE) if args.large else (SMALL,):
         rows += run_case(case, device, args.warmup, args.repeats)
-    write_csv(rows, OUT_DIR / "snn_step.csv")
+    tmkt_io.write_csv(OUT_DIR / "snn_step.csv", rows)
     write_plot(rows, OUT_DIR / "snn_step.png")
     print(f"wrote {OUT_DIR / 'snn_step.csv'} and {OUT_DIR / 'snn_step.png'}")
 

@@ -63,7 +63,7 @@ def test_every_method_trains_and_writes_its_outputs(method, data, tmp_path):
 def test_same_seed_same_run_and_other_seed_differs(data, tmp_path):
     a = Trainer(params_for("tmkt"), data, tmp_path / "a", seed=5).fit(progress=False)
     b = Trainer(params_for("tmkt"), data, tmp_path / "b", seed=5).fit(progress=False)
-    c = Trainer(params_for("tmkt"), data, tmp_path / "c", seed=6).fit(progress=False)
+    Trainer(params_for("tmkt"), data, tmp_path / "c", seed=6).fit(progress=False)
     ha, hb, hc = (pd.read_csv(tmp_path / x / "history.csv") for x in "abc")
     pd.testing.assert_frame_equal(ha, hb)
     assert a["test_acc"] == b["test_acc"]
