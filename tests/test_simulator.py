@@ -143,7 +143,7 @@ def test_background_activity_rate_and_polarity():
 
 
 def test_signal_keep_thins_signal_events_binomially():
-    full = len(simulate(blob_image(), small_config(**NOISELESS), rng_for(0)))
+    full = len(simulate(blob_image(), small_config(signal_keep=1.0, **NOISELESS), rng_for(0)))
     thinned = len(simulate(blob_image(), small_config(signal_keep=0.5, **NOISELESS), rng_for(0)))
     assert abs(thinned - full / 2) < 5 * np.sqrt(full / 4)
 
