@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from tmkt import config, paths
 from tmkt.config import ParamsError
@@ -56,5 +57,5 @@ def test_malformed_overrides_and_files(tmp_path):
 
 def test_params_are_frozen():
     params = config.load()
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         params.data.time_bins = 7

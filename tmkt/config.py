@@ -192,7 +192,7 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _format_error(err: ValidationError, raw: dict[str, Any]) -> str:
+def _format_error(err: ValidationError) -> str:
     lines = []
     for e in err.errors():
         loc = ".".join(str(part) for part in e["loc"])
@@ -253,7 +253,7 @@ def parse(raw: dict[str, Any]) -> Params:
     try:
         return Params.model_validate(raw)
     except ValidationError as err:
-        raise ParamsError(_format_error(err, raw)) from None
+        raise ParamsError(_format_error(err)) from None
 
 
 def load(path: str | Path | None = None, overrides: dict[str, Any] | str | None = None) -> Params:

@@ -28,11 +28,6 @@ from tmkt.config import DataConfig, Params
 from tmkt.datasets.base import Item, Source
 from tmkt.splits import build_manifest
 
-#: Datasets whose recordings show the whole image centred on the sensor (N-MNIST protocol): the image
-#: is placed on a canvas of the sensor's size before resizing, so both modalities share one geometry.
-CENTRED_ON_SENSOR = {"mnist_sim", "nmnist"}
-
-
 def open_source(params: Params) -> Source:
     """The dataset source named by ``data.dataset``; real ones read files under ``data.raw_dir``."""
     from tmkt import paths
@@ -91,7 +86,7 @@ def _event_frames(item: Item) -> tuple[np.ndarray, int, float]:
 def _image_value(item: Item) -> np.ndarray:
     source, data = _WORKER["source"], _WORKER["data"]
     value = frames.image_to_value(source.read_image(item))
-    if source.name in CENTRED_ON_SENSOR:
+    if source.image_centred_on_sensor:
         value = centre_on_canvas(value, source.sensor_size[1], source.sensor_size[0])
     resized = frames.resize(value, (data.height, data.width))
     return np.clip(np.rint(np.asarray(resized) * 255), 0, 255).astype(np.uint8)

@@ -12,8 +12,8 @@ SUMMARISED = ("val_acc", "test_acc", "test_acc_last", "test_acc_test_selected", 
 def summarize(runs: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
     """Mean, std and count of :data:`SUMMARISED` over the rows of ``runs`` (grouped by ``by`` if given)."""
     cols = [c for c in SUMMARISED if c in runs]
-    grouped = runs.groupby(by, sort=False)[cols] if by else runs[cols].assign(_all=0).groupby("_all")[cols]
-    table = grouped.agg(["mean", "std", "count"])
+    groups = runs.groupby(by, sort=False) if by else runs.groupby(lambda _: 0)
+    table = groups[cols].agg(["mean", "std", "count"])
     table.columns = [f"{c}_{stat}" for c, stat in table.columns]
     return table.reset_index(drop=not by)
 

@@ -128,7 +128,8 @@ def mixing_diagnostics_figure(history: pd.DataFrame) -> plt.Figure | None:
     axes[1].bar(labels, counts / counts.sum(), color="0.4")
     axes[1].set(xlabel="switch step $t^*$ (first event frame)", ylabel="fraction of mixed samples")
     if cka_cols:
-        for pos, epoch_row in zip((0, len(history) // 2, len(history) - 1), (history.iloc[0], history.iloc[len(history) // 2], history.iloc[-1])):
+        for index in sorted({0, len(history) // 2, len(history) - 1}):
+            epoch_row = history.iloc[index]
             axes[2].plot(range(1, len(cka_cols) + 1), epoch_row[cka_cols].to_numpy(), marker="o", label=f"epoch {int(epoch_row['epoch'])}")
         axes[2].set(xlabel="time step t", ylabel="linear CKA(mixed, event)", ylim=(0, 1))
         axes[2].legend(fontsize=8)

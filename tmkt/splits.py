@@ -85,8 +85,11 @@ def scarce_event_train(manifest: pd.DataFrame, scarcity: ScarcityConfig) -> pd.D
     return train[train["event_rank"].to_numpy() < np.asarray(keep)]
 
 
-def check_no_leakage(manifest: pd.DataFrame) -> None:
-    """Raise :class:`LeakageError` if a val/test recording's source image is in the training image pool."""
+def check_no_leakage(manifest: pd.DataFrame) -> dict[str, int]:
+    """Raise :class:`LeakageError` if a val/test recording's source image is in the training image pool.
+
+    Returns what was checked: held-out recordings with a known source image, and the pool size.
+    """
     events = manifest[(manifest["modality"] == "event") & manifest["pair_key"].notna()]
     held_out = set(events.loc[events["split"] != "train", "pair_key"])
     pool = manifest[(manifest["modality"] == "image") & (manifest["split"] == "train")]
@@ -94,6 +97,7 @@ def check_no_leakage(manifest: pd.DataFrame) -> None:
     if leaked:
         example = sorted(leaked)[:3]
         raise LeakageError(f"{len(leaked)} held-out recordings have their source image in the pool, e.g. {example}")
+    return {"held_out_with_source": len(held_out), "pool_images": len(pool)}
 
 
 def build_manifest(event_items: list[Item], image_items: list[Item], data: DataConfig) -> pd.DataFrame:

@@ -202,27 +202,28 @@ class Trainer:
     def _step(self, rows: np.ndarray, epoch: int, step: int, rng, gen, log: EpochLog) -> None:
         p, data, recipe = self.params, self.data, self.recipe
         manifest = data.manifest
-        labels = torch.tensor(manifest.loc[rows, "label"].to_numpy(), device=self.device)
+        class_ids = manifest.loc[rows, "label"].to_numpy()
+        labels = torch.tensor(class_ids, device=self.device)
         frame_rows = manifest.loc[rows, "row"].to_numpy()
         tet = dict(lam=p.train.tet_lambda, phi=p.model.v_th)
         self.model.train()
 
         if epoch < self.image_epochs:  # finetune, image phase
-            images = data.appearance(data.draw_images(labels.cpu().numpy(), rng)).to(self.device)
+            images = data.appearance(data.draw_images(class_ids, rng)).to(self.device)
             out = self.model(images, head="event")
             loss = tet_loss(out.logits, labels, **tet)
         else:
-            events = data.event_frames(frame_rows).to(self.device)
+            events = data.event_frames(frame_rows)  # mixed on the CPU, moved to the device once
             if recipe.mixup is None:
-                out = self.model(events, head="event")
+                out = self.model(events.to(self.device), head="event")
                 loss = tet_loss(out.logits, labels, **tet)
             else:
                 s = (epoch * self.steps_per_epoch + step) / max(1, self.total_steps - 1)
                 r_m = ratio_schedule(p.mixup.schedule, s, p.mixup.power_k, p.mixup.constant_ratio)
-                images = data.appearance(data.draw_images(labels.cpu().numpy(), rng))
-                mixed = mix(recipe.mixup, images, events.cpu(), r_m, gen)
+                images = data.appearance(data.draw_images(class_ids, rng))
+                mixed = mix(recipe.mixup, images, events, r_m, gen)
                 out_m, out = self.model.forward_pair(
-                    mixed.frames.to(self.device), events, p.train.stream_batching
+                    mixed.frames.to(self.device), events.to(self.device), p.train.stream_batching
                 )
                 da = self.alignment(out_m.features, out.features)
                 weights = 1.0 - da.weights if recipe.step_weights == "learnable" and recipe.domain_alignment else None

@@ -44,6 +44,9 @@ class Source(Protocol):
 
     name: str
     sensor_size: tuple[int, int, int]  #: (W, H, polarities) of the event sensor
+    #: True where a recording shows the whole image centred on the sensor (N-MNIST protocol): the image
+    #: is then placed on a canvas of the sensor's size before resizing, so both modalities share a geometry.
+    image_centred_on_sensor: bool
 
     def event_items(self) -> list[Item]: ...
 
@@ -54,6 +57,20 @@ class Source(Protocol):
         ...
 
     def read_image(self, item: Item) -> np.ndarray: ...
+
+
+class ScannedItems:
+    """Mixin for sources that list their items once, when constructed, in ``_event_items``/``_image_items``."""
+
+    image_centred_on_sensor = False
+    _event_items: list[Item]
+    _image_items: list[Item]
+
+    def event_items(self) -> list[Item]:
+        return list(self._event_items)
+
+    def image_items(self) -> list[Item]:
+        return list(self._image_items)
 
 
 def as_events(x, y, t, p) -> np.ndarray:

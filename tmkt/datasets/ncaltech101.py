@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from tmkt.datasets.atis import read_atis_bin
-from tmkt.datasets.base import DatasetError, Item
+from tmkt.datasets.base import DatasetError, Item, ScannedItems
 from tmkt.datasets.imagefiles import IMAGE_SUFFIXES, class_folders, read_image_file
 
 EVENT_FOLDER = Path("N-Caltech101") / "Caltech101"
@@ -54,7 +54,7 @@ def _layout_error(problem: str) -> DatasetError:
     return DatasetError(f"N-Caltech101/Caltech101: {problem}\nExpected layout (data.dataset: ncaltech101):\n{LAYOUT}")
 
 
-class NCaltech101:
+class NCaltech101(ScannedItems):
     """N-Caltech101 recordings and Caltech101 pictures under ``raw_dir`` (see :data:`LAYOUT`)."""
 
     name = "ncaltech101"
@@ -108,12 +108,6 @@ class NCaltech101:
                 raise DatasetError(f"{item.path} and {seen[item.id]} both claim {item.id}; expected one file per stem")
             seen[item.id] = item.path
         return items
-
-    def event_items(self) -> list[Item]:
-        return list(self._event_items)
-
-    def image_items(self) -> list[Item]:
-        return list(self._image_items)
 
     def read_events(self, item: Item) -> np.ndarray:
         return read_atis_bin(item.path, self.sensor_size)

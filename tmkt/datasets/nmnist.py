@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from tmkt.datasets.atis import read_atis_bin
-from tmkt.datasets.base import DatasetError, Item
+from tmkt.datasets.base import DatasetError, Item, ScannedItems
 from tmkt.datasets.imagefiles import find_idx, read_idx
 
 EVENT_FOLDER = "N-MNIST"
@@ -51,11 +51,12 @@ def _layout_error(problem: str) -> DatasetError:
     return DatasetError(f"N-MNIST/MNIST: {problem}\nExpected layout (data.dataset: nmnist):\n{LAYOUT}")
 
 
-class NMNIST:
+class NMNIST(ScannedItems):
     """N-MNIST recordings and MNIST digits under ``raw_dir`` (see :data:`LAYOUT`)."""
 
     name = "nmnist"
     sensor_size = (34, 34, 2)
+    image_centred_on_sensor = True
 
     def __init__(self, raw_dir: Path):
         self.raw_dir = Path(raw_dir)
@@ -104,9 +105,6 @@ class NMNIST:
         if not items:
             raise _layout_error(f"no .bin recordings under {folder}")
         return items
-
-    def event_items(self) -> list[Item]:
-        return list(self._event_items)
 
     def image_items(self) -> list[Item]:
         return [
