@@ -26,18 +26,23 @@ def _event_axes(ax, frame, vmax):
 
 
 def pairs_figure(images: np.ndarray, events: np.ndarray, titles: list[str]) -> plt.Figure:
-    """Row 1: images (H, W); row 2: the recordings summed over time (T, 2, H, W) -> ON - OFF."""
+    """Row 1: images (H, W); row 2: event activity of the recordings (T, 2, H, W), ON + OFF over all bins.
+
+    Activity, not ON - OFF: over a whole recording the saccades return to their start, so the two
+    polarities largely cancel per pixel (the per-bin figure shows them apart).
+    """
     n = len(images)
     fig, axes = plt.subplots(2, n, figsize=(1.4 * n, 3.1), squeeze=False)
-    summed = np.asarray(events, dtype=np.float32).sum(axis=1)
-    vmax = float(np.abs(summed[:, 1] - summed[:, 0]).max()) or 1.0
+    activity = np.asarray(events, dtype=np.float32).sum(axis=(1, 2))
     for i in range(n):
         axes[0, i].imshow(images[i], cmap="gray", vmin=0, vmax=255)
         axes[0, i].set_title(titles[i], fontsize=9)
-        axes[0, i].set_axis_off()
-        _event_axes(axes[1, i], summed[i], vmax)
-    axes[0, 0].text(-0.15, 0.5, "image (V)", transform=axes[0, 0].transAxes, rotation=90, va="center", ha="right")
-    axes[1, 0].text(-0.15, 0.5, "events (ON-OFF)", transform=axes[1, 0].transAxes, rotation=90, va="center", ha="right")
+        axes[1, i].imshow(activity[i], cmap="magma", vmin=0, vmax=float(activity[i].max()) or 1.0)
+        for ax in axes[:, i]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0, 0].set_ylabel("image (V)")
+    axes[1, 0].set_ylabel("events\n(ON + OFF)")
     fig.tight_layout()
     return fig
 
@@ -131,7 +136,8 @@ def mixing_diagnostics_figure(history: pd.DataFrame) -> plt.Figure | None:
         for index in sorted({0, len(history) // 2, len(history) - 1}):
             epoch_row = history.iloc[index]
             axes[2].plot(range(1, len(cka_cols) + 1), epoch_row[cka_cols].to_numpy(), marker="o", label=f"epoch {int(epoch_row['epoch'])}")
-        axes[2].set(xlabel="time step t", ylabel="linear CKA(mixed, event)", ylim=(0, 1))
+        axes[2].set(xlabel="time step t", ylabel="linear CKA(mixed, event)", ylim=(0, 1),
+                    xticks=range(1, len(cka_cols) + 1))
         axes[2].legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -145,7 +151,7 @@ def auxiliary_figure(history: pd.DataFrame) -> plt.Figure | None:
     fig, axes = plt.subplots(1, len(have), figsize=(4.5 * len(have), 3), squeeze=False)
     for ax, col in zip(axes[0], have):
         ax.plot(history["epoch"], history[col], marker=".", color="k")
-        ax.set(xlabel="epoch", ylabel={"mag_acc": "MAG per-frame accuracy", "mrp_abs_err": "MRP |rho_hat - rho|"}[col])
+        ax.set(xlabel="epoch", ylabel={"mag_acc": "MAG per-frame accuracy", "mrp_abs_err": r"MRP $|\hat\rho - \rho|$"}[col])
     fig.tight_layout()
     return fig
 
