@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,14 +13,14 @@ from tmkt.config import DataConfig
 from tmkt.datasets.base import Item
 from tmkt.processed import ProcessedData
 from tmkt.splits import build_manifest
-from tmkt.train import Trainer, epoch_batches, warmup_cosine
+from tmkt.train import Trainer, epoch_batches, train_seeds, warmup_cosine
 
 T, SIZE, CLASSES, PER_CLASS = 3, 8, 3, 20
 
 
 @pytest.fixture(scope="module")
-def data() -> ProcessedData:
-    """Tiny learnable data: class k lights up row block k in both modalities."""
+def data(tmp_path_factory) -> ProcessedData:
+    """Tiny learnable data on disk: class k lights up row block k in both modalities."""
     rng = np.random.default_rng(0)
     items = [Item(id=f"{k}-{i}", label=str(k), pair_key=f"{k}-{i}") for k in range(CLASSES) for i in range(PER_CLASS)]
     manifest = build_manifest(items, items, DataConfig())
@@ -28,8 +30,12 @@ def data() -> ProcessedData:
     for row, k in enumerate(labels):
         events[row, :, :, 2 * k : 2 * k + 3] += 0.7
         images[row, 2 * k : 2 * k + 3] = 255
-    meta = dict(dataset="synthetic", classes=[str(k) for k in range(CLASSES)])
-    return ProcessedData(events=events, images=images, manifest=manifest, meta=meta)
+    folder = tmp_path_factory.mktemp("processed")
+    np.save(folder / "events.npy", events)
+    np.save(folder / "images.npy", images)
+    manifest.to_csv(folder / "manifest.csv", index=False)
+    (folder / "meta.json").write_text(json.dumps(dict(dataset="synthetic", classes=[str(k) for k in range(CLASSES)])))
+    return ProcessedData.load(folder)
 
 
 def params_for(method: str, **extra):
@@ -89,6 +95,30 @@ def test_checkpoint_of_another_configuration_is_not_resumed(data, tmp_path):
     other = Trainer(params_for("tmkt", **{"train.lr": 0.001}), data, tmp_path, seed=7)
     assert not other.try_resume()
     assert Trainer(params_for("tmkt"), data, tmp_path, seed=7).try_resume()
+
+
+def test_test_split_is_read_only_after_training(data, tmp_path, monkeypatch):
+    reads = []
+    original = Trainer.predict_split
+    monkeypatch.setattr(Trainer, "predict_split", lambda self, split: reads.append(split) or original(self, split))
+    metrics = Trainer(params_for("event_only"), data, tmp_path, seed=2).fit(progress=False)
+    assert reads == ["val", "val", "val", "test", "test"]  # one validation per epoch, then last and best weights
+    assert "test_acc" not in pd.read_csv(tmp_path / "history.csv")
+    assert metrics["best_epoch"] < 3 or metrics["test_acc"] == metrics["test_acc_last"]
+
+
+def test_parallel_seeds_equal_serial_seeds(data, tmp_path):
+    kwargs = {"base.seeds": [3, 4], "train.method": "tmkt"}
+    serial = train_seeds(params_for("tmkt", **kwargs, **{"base.parallel_runs": 1}), data, tmp_path / "s",
+                         tmp_path / "s.json", progress=False)
+    parallel = train_seeds(params_for("tmkt", **kwargs, **{"base.parallel_runs": 2}), data, tmp_path / "p",
+                           tmp_path / "p.json", progress=False)
+    cols = ["seed", "best_epoch", "val_acc", "test_acc", "test_acc_last"]
+    pd.testing.assert_frame_equal(serial[cols], parallel[cols])
+    assert json.loads((tmp_path / "p.json").read_text())["test_acc_count"] == 2
+    for seed in (3, 4):
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "s" / f"seed_{seed}" / "history.csv"),
+                                      pd.read_csv(tmp_path / "p" / f"seed_{seed}" / "history.csv"))
 
 
 def test_warmup_cosine_schedule():

@@ -42,7 +42,8 @@ class Section(BaseModel):
 class BaseConfig(Section):
     seeds: list[int] = Field([42, 1024, 90210], min_length=1, description="Training seeds (He2024 uses 42/1024/90210)")
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    num_threads: int = Field(2, ge=1, le=256, description="torch CPU threads")
+    num_threads: int = Field(1, ge=1, le=256, description="torch CPU threads per training process")
+    parallel_runs: int = Field(2, ge=1, le=64, description="processes: seeds trained at once (one each), recordings converted at once")
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -145,7 +146,7 @@ class TrainConfig(Section):
         "separate", description="[recon] two passes (He2024) or one concatenated batch sharing BN statistics"
     )
     tet_lambda: float = Field(1e-3, ge=0, le=1, description="TET: weight of the MSE term towards phi = v_th")
-    eval_batch_size: int = Field(256, ge=1)
+    eval_batch_size: int = Field(64, ge=1)
 
 
 class MixupConfig(Section):

@@ -124,7 +124,7 @@ class ConvertResult:
 def convert(params: Params, out_dir: Path, workers: int | None = None, progress: bool = True) -> ConvertResult:
     """Run the whole stage; ``out_dir`` is replaced only when every file is written."""
     data = params.data
-    workers = params.base.num_threads if workers is None else workers
+    workers = params.base.parallel_runs if workers is None else workers
     timings: dict[str, float] = {}
 
     start = time.perf_counter()

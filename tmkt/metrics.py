@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 #: Per-run metrics summarised over seeds (accuracies are fractions in [0, 1]).
-SUMMARISED = ("val_acc", "test_acc", "test_acc_last", "test_acc_test_selected", "train_seconds")
+SUMMARISED = ("val_acc", "test_acc", "test_acc_last", "train_seconds")
 
 
 def summarize(runs: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:

@@ -29,6 +29,7 @@ class ProcessedData:
     images: np.ndarray  #: uint8 (N_i, H, W)
     manifest: pd.DataFrame
     meta: dict
+    folder: Path  #: where the arrays were read from (worker processes re-open them)
 
     @classmethod
     def load(cls, folder: str | Path) -> "ProcessedData":
@@ -44,6 +45,7 @@ class ProcessedData:
             images=np.load(folder / "images.npy"),
             manifest=manifest,
             meta=json.loads((folder / "meta.json").read_text()),
+            folder=folder,
         )
 
     @property
