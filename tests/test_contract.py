@@ -6,12 +6,30 @@ import json
 import re
 import subprocess
 
+import pytest
 import yaml
+from dvc.repo import Repo
 
-from tmkt import config, paths
+from tmkt import ablate, config, paths
 
-DVC = yaml.safe_load((paths.ROOT / "dvc.yaml").read_text())
-STAGE_NOTEBOOK = {"convert": "01_convert", "train": "02_train"}
+NOTEBOOK_OF_STAGE = {"convert": "01_convert", "train": "02_train", "ablate": "02_train", "figures": "03_figures"}
+
+
+@pytest.fixture(scope="module")
+def stages() -> dict[str, dict]:
+    """Every stage as DVC resolves it (matrix/foreach expanded): cmd, deps and params keys."""
+    with Repo(str(paths.ROOT)) as repo:
+        out = {}
+        for stage in repo.index.stages:
+            params = [key for dep in stage.deps if hasattr(dep, "params") for key in (dep.params or [])]
+            deps = [str(dep) for dep in stage.deps if not hasattr(dep, "params")]
+            out[stage.name] = dict(cmd=stage.cmd, deps=deps, params=params, outs=[str(o) for o in stage.outs])
+    return out
+
+
+def family(stage: str) -> str:
+    """``ablate-aux@mag`` -> ``ablate``."""
+    return stage.split("@")[0].split("-")[0]
 
 
 def parameters_cell(name: str) -> dict[str, object]:
@@ -23,32 +41,47 @@ def parameters_cell(name: str) -> dict[str, object]:
     return names
 
 
-def test_every_params_section_is_read_by_a_stage_and_declared_in_dvc():
+def test_every_params_section_is_read_by_a_stage_and_declared_in_dvc(stages):
     raw = yaml.safe_load(paths.PARAMS.read_text())
     read = {s for sections in config.STAGE_SECTIONS.values() for s in sections}
-    later = {"ablate", "figures"}  # sections of stages that read them directly
-    assert set(raw) - later <= read, f"sections no stage reads: {set(raw) - later - read}"
-    for stage, sections in config.STAGE_SECTIONS.items():
-        assert DVC["stages"][stage]["params"] == list(sections), stage
+    assert set(raw) == read, f"sections no stage reads: {set(raw) - read}; read but absent: {read - set(raw)}"
+    assert {family(name) for name in stages} == set(config.STAGE_SECTIONS)
+    for name, stage in stages.items():
+        assert stage["params"] == list(config.STAGE_SECTIONS[family(name)]), name
 
 
-def test_dvc_commands_pass_exactly_the_notebook_parameters():
-    for stage, notebook in STAGE_NOTEBOOK.items():
-        cmd = DVC["stages"][stage]["cmd"]
-        assert f"notebooks/{notebook}.ipynb" in cmd and f"reports/notebooks/{notebook}.ipynb" in cmd
+def test_dvc_commands_pass_exactly_the_notebook_parameters(stages):
+    for name, stage in stages.items():
+        notebook = NOTEBOOK_OF_STAGE[family(name)]
+        cmd = stage["cmd"]
+        assert f"papermill notebooks/{notebook}.ipynb " in cmd, name
         passed = set(re.findall(r"-p (\w+) ", cmd + " "))
         declared = set(parameters_cell(notebook))
-        assert passed <= declared, f"{stage}: dvc.yaml passes unknown notebook parameters {passed - declared}"
-        assert f"notebooks/{notebook}.ipynb" in DVC["stages"][stage]["deps"]
+        assert passed <= declared, f"{name}: dvc.yaml passes unknown notebook parameters {passed - declared}"
+        assert f"notebooks/{notebook}.ipynb" in stage["deps"], name
+        executed = re.search(rf"papermill notebooks/{notebook}.ipynb (\S+)", cmd).group(1)
+        assert executed in stage["outs"], f"{name}: the executed notebook {executed} is not an output"
 
 
-def test_notebook_defaults_reproduce_the_pipeline():
-    for stage, notebook in STAGE_NOTEBOOK.items():
-        cmd = DVC["stages"][stage]["cmd"]
-        for name, value in parameters_cell(notebook).items():
-            passed = re.search(rf"-p {name} (\S+)", cmd)
+def test_notebook_defaults_reproduce_the_pipeline(stages):
+    for name in ("convert", "train", "figures"):
+        cmd, notebook = stages[name]["cmd"], NOTEBOOK_OF_STAGE[name]
+        for param, value in parameters_cell(notebook).items():
+            passed = re.search(rf"-p {param} (\S+)", cmd)
             if passed:
-                assert str(value) == passed.group(1), f"{notebook}.{name}: default {value!r} != dvc.yaml {passed.group(1)}"
+                assert str(value) == passed.group(1), f"{notebook}.{param}: default {value!r} != dvc.yaml {passed.group(1)}"
+
+
+def test_dvc_expands_the_same_ablation_grid_as_tmkt(stages):
+    """Stage ablate-<axis>@<cell> exists for every tmkt.ablate cell, with the cell's overrides and folder."""
+    cells = ablate.cells(config.load())
+    assert sorted(c.stage for c in cells) == sorted(n for n in stages if family(n) == "ablate")
+    for cell in cells:
+        cmd = stages[cell.stage]["cmd"]
+        overrides = yaml.safe_load(re.search(r'-p overrides "([^"]*)"', cmd).group(1))
+        assert overrides == cell.overrides, cell.stage
+        assert f"-p runs_dir {cell.folder}/runs " in cmd and f"-p metrics_file {cell.folder}/metrics.json" in cmd
+        assert f"{cell.folder}/runs" in stages[cell.stage]["outs"]
 
 
 def test_source_notebooks_carry_no_outputs():
@@ -73,5 +106,4 @@ def test_ci_runs_the_readme_test_command():
 
 def test_config_defaults_are_the_repository_params():
     """tmkt.config's defaults document params.yaml; they must not drift apart."""
-    from_file = config.load().model_dump(exclude={"ablate", "figures"})
-    assert config.Params().model_dump(exclude={"ablate", "figures"}) == from_file
+    assert config.Params().model_dump() == config.load().model_dump()

@@ -8,8 +8,12 @@ import numpy as np
 import papermill as pm
 import pytest
 
-from tmkt import paths
+import pandas as pd
+import yaml
+
+from tmkt import ablate, config, paths
 from tmkt.processed import ProcessedData
+from tmkt.train import train_seeds
 
 pytestmark = pytest.mark.notebook
 
@@ -45,11 +49,49 @@ def test_convert_notebook_writes_processed_data(processed):
     assert np.isfinite(np.asarray(data.events, dtype=np.float32)).all()
 
 
-def test_train_notebook_trains_and_writes_metrics(processed):
-    metrics_file = processed / "metrics.json"
-    run("02_train", processed / "02.ipynb", overrides=TINY_TRAIN, processed_dir=str(processed / "processed"),
-        runs_dir=str(processed / "runs"), metrics_file=str(metrics_file))
-    summary = json.loads(metrics_file.read_text())
-    assert summary["method"] == "tmkt" and len(summary["runs"]) == 1
+@pytest.fixture(scope="module")
+def reference(processed):
+    """The train notebook's run, where the figures stage looks for the reference: <root>/reports/train."""
+    folder = processed / ablate.REFERENCE_DIR
+    (processed / "reports/notebooks").mkdir(parents=True)
+    run("02_train", processed / "reports/notebooks/02_train.ipynb", overrides=TINY_TRAIN,
+        processed_dir=str(processed / "processed"), runs_dir=str(folder / "runs"), metrics_file=str(folder / "metrics.json"))
+    return folder
+
+
+def test_train_notebook_trains_and_writes_metrics(reference):
+    summary = json.loads((reference / "metrics.json").read_text())
+    assert summary["method"] == "tmkt" and summary["test_acc_count"] == 1
     assert 0.0 <= summary["test_acc_mean"] <= 1.0
-    assert (processed / "runs" / "seed_3" / "history.csv").is_file()
+    assert (reference / "runs" / "seed_3" / "history.csv").is_file()
+    assert len(pd.read_csv(reference / "runs" / "runs.csv")) == 1
+
+
+def test_figures_notebook_reads_every_cell(processed, reference):
+    """The figures notebook on a small grid whose cells the test trains in-process (tiny budget)."""
+    raw = config.apply_overrides(config.load().model_dump(), yaml.safe_load(TINY_TRAIN) | {
+        "ablate.method": ["event_only"], "ablate.schedule": ["linear"],
+        "ablate.aux": {"none": {"domain_alignment": True, "mag": False, "mrp": False}},
+        "ablate.event_ratio": {"methods": ["he2024"], "fractions": [1.0]},
+        "figures.ratios": [0.5], "figures.monte_carlo_samples": 200, "figures.gradient_draws": 3,
+        "figures.gradient_batch": 4,
+    })
+    params_file = processed / "params.yaml"
+    params_file.write_text(yaml.safe_dump(raw))
+    params = config.load(params_file)
+    data = ProcessedData.load(processed / "processed")
+    for cell in ablate.cells(params):
+        cell_params = config.parse(config.apply_overrides(raw, cell.overrides))
+        train_seeds(cell_params, data, processed / cell.folder / "runs", processed / cell.folder / "metrics.json",
+                    progress=False)
+    figures = processed / "figures"
+    run("03_figures", processed / "03.ipynb", params_file=str(params_file), processed_dir=str(processed / "processed"),
+        figures_dir=str(figures), reports_root=str(processed))
+    table = pd.read_csv(figures / "results.csv")
+    assert len(table) == 1 + len(ablate.cells(params)) and (table["seeds"] == 1).all()
+    assert set(table["axis"]) == {"reference", "method", "schedule", "aux", "event_ratio"}
+    for name in ("ablations", "event_ratio", "learning_curves", "cka_spike_rates", "gradient_variance", "mixed_sequence"):
+        assert (figures / f"{name}.png").stat().st_size > 1000, name
+    assert "tmkt" in (figures / "headline.md").read_text()
+    times = pd.read_csv(figures / "stage_times.csv")
+    assert list(times["stage"]) == ["train"]  # the one notebook papermill executed into reports/

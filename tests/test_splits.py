@@ -11,6 +11,8 @@ from tmkt.splits import build_manifest
 from tmkt.datasets.base import Item
 from tmkt.splits import LeakageError, assign_splits, check_no_leakage, scarce_event_train
 
+SPLIT_60_20_20 = DataConfig(split=SplitFractions(train=0.6, val=0.2, test=0.2))  # the sizes below assume it
+
 
 def paired_items(n_per_class=20, classes=("a", "b", "c"), official=None):
     events, images = [], []
@@ -25,7 +27,7 @@ def paired_items(n_per_class=20, classes=("a", "b", "c"), official=None):
 
 def test_pairs_share_split_and_fractions_hold():
     events, images = paired_items(n_per_class=50)
-    manifest = build_manifest(events, images, DataConfig())
+    manifest = build_manifest(events, images, SPLIT_60_20_20)
     by_key = manifest.groupby("pair_key")["split"].nunique()
     assert (by_key == 1).all()
     counts = manifest[manifest["modality"] == "event"].groupby(["class_name", "split"]).size().unstack()
@@ -54,7 +56,7 @@ def test_split_depends_on_seed_only():
 
 def test_leakage_is_detected():
     events, images = paired_items()
-    manifest = build_manifest(events, images, DataConfig())
+    manifest = build_manifest(events, images, SPLIT_60_20_20)
     held_out = manifest[(manifest["modality"] == "image") & (manifest["split"] == "test")].index[0]
     manifest.loc[held_out, "split"] = "train"
     with pytest.raises(LeakageError, match="source image"):
@@ -65,12 +67,12 @@ def test_conflicting_pair_labels_are_rejected():
     events, images = paired_items()
     images[0] = Item(id=images[0].id, label="b", pair_key=images[0].pair_key)
     with pytest.raises(ValueError, match="disagree on the class"):
-        build_manifest(events, images, DataConfig())
+        build_manifest(events, images, SPLIT_60_20_20)
 
 
 def test_scarce_subsets_are_nested_and_sized():
     events, images = paired_items(n_per_class=100)
-    manifest = build_manifest(events, images, DataConfig())
+    manifest = build_manifest(events, images, SPLIT_60_20_20)
     sizes, previous = [], set()
     for fraction in (0.01, 0.03, 0.1, 0.3, 1.0):
         kept = scarce_event_train(manifest, ScarcityConfig(event_fraction=fraction))
@@ -88,6 +90,6 @@ def test_scarce_subsets_are_nested_and_sized():
 
 def test_assign_splits_handles_unpaired_identities():
     identities = pd.DataFrame({"label": ["a"] * 10, "official_split": [None] * 10}, index=[f"x{i}" for i in range(10)])
-    split = assign_splits(identities, SplitFractions(), seed=0)
+    split = assign_splits(identities, SPLIT_60_20_20.split, seed=0)
     assert sorted(split.value_counts().items()) == [("test", 2), ("train", 6), ("val", 2)]
     assert np.all(split.index == identities.index)

@@ -9,13 +9,14 @@ import pandas as pd
 import pytest
 
 from tmkt import config
-from tmkt.config import DataConfig
+from tmkt.config import DataConfig, SplitFractions
 from tmkt.datasets.base import Item
 from tmkt.processed import ProcessedData
 from tmkt.splits import build_manifest
 from tmkt.train import Trainer, epoch_batches, train_seeds, warmup_cosine
 
 T, SIZE, CLASSES, PER_CLASS = 3, 8, 3, 20
+SPLIT_60_20_20 = DataConfig(split=SplitFractions(train=0.6, val=0.2, test=0.2))  # the sizes below assume it
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def data(tmp_path_factory) -> ProcessedData:
     """Tiny learnable data on disk: class k lights up row block k in both modalities."""
     rng = np.random.default_rng(0)
     items = [Item(id=f"{k}-{i}", label=str(k), pair_key=f"{k}-{i}") for k in range(CLASSES) for i in range(PER_CLASS)]
-    manifest = build_manifest(items, items, DataConfig())
+    manifest = build_manifest(items, items, SPLIT_60_20_20)
     labels = manifest.loc[manifest["modality"] == "event", "label"].to_numpy()
     events = rng.random((len(labels), T, 2, SIZE, SIZE)).astype(np.float16) * 0.3
     images = (rng.random((len(labels), SIZE, SIZE)) * 60).astype(np.uint8)

@@ -20,12 +20,16 @@ from __future__ import annotations
 import copy
 import difflib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tmkt import paths
+
+
+Method = Literal["event_only", "finetune", "he2024", "tmkt"]
+Schedule = Literal["power", "linear", "cosine", "constant"]
 
 
 class ParamsError(ValueError):
@@ -43,13 +47,13 @@ class BaseConfig(Section):
     seeds: list[int] = Field([42, 1024, 90210], min_length=1, description="Training seeds (He2024 uses 42/1024/90210)")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     num_threads: int = Field(1, ge=1, le=256, description="torch CPU threads per training process")
-    parallel_runs: int = Field(2, ge=1, le=64, description="processes: seeds trained at once (one each), recordings converted at once")
+    parallel_runs: int = Field(3, ge=1, le=64, description="processes: seeds trained at once (one each), recordings converted at once")
 
 
 # --------------------------------------------------------------------------------------------- data
 class SplitFractions(Section):
-    train: float = Field(0.6, gt=0, lt=1)
-    val: float = Field(0.2, gt=0, lt=1)
+    train: float = Field(0.7, gt=0, lt=1)
+    val: float = Field(0.1, gt=0, lt=1)
     test: float = Field(0.2, gt=0, lt=1)
 
     @model_validator(mode="after")
@@ -68,8 +72,8 @@ class DataConfig(Section):
     )
     raw_dir: str = Field("data/raw", description="Root of the user-supplied real datasets (repo-relative)")
     time_bins: int = Field(4, ge=1, le=64, description="T: equal-duration bins per recording")
-    height: int = Field(34, ge=4, le=512, description="H of the frames fed to the network")
-    width: int = Field(34, ge=4, le=512, description="W of the frames fed to the network")
+    height: int = Field(24, ge=4, le=512, description="H of the frames fed to the network")
+    width: int = Field(24, ge=4, le=512, description="W of the frames fed to the network")
     frame_norm: Literal["raw", "clip", "scale"] = Field(
         "clip",
         description="[recon] raw: event counts; clip: min(count, clip_max)/clip_max; "
@@ -120,7 +124,7 @@ class ScarcityConfig(Section):
 # --------------------------------------------------------------------------------- model and train
 class ModelConfig(Section):
     arch: Literal["vgg_snn", "resnet18_snn", "scnn"] = "vgg_snn"
-    width: float = Field(0.125, gt=0, le=4, description="Channel multiplier; 1.0 is the paper's VGG-SNN")
+    width: float = Field(0.0625, gt=0, le=4, description="Channel multiplier; 1.0 is the paper's VGG-SNN")
     blocks: int = Field(3, ge=1, le=4, description="VGG-SNN pooling stages kept (4 = paper); CPU variants use fewer")
     tau: float = Field(2.0, gt=1, description="LIF membrane time constant (v += (I - v) / tau)")
     v_th: float = Field(0.5, gt=0, description="Firing threshold")
@@ -134,8 +138,8 @@ class ModelConfig(Section):
 
 
 class TrainConfig(Section):
-    method: Literal["event_only", "finetune", "he2024", "tmkt"] = "tmkt"
-    epochs: int = Field(6, ge=1)
+    method: Method = "tmkt"
+    epochs: int = Field(8, ge=1)
     steps_per_epoch: int | None = Field(20, ge=1, description="Fixed optimisation steps per epoch (null: one pass)")
     batch_size: int = Field(32, ge=2)
     lr: float = Field(3e-3, gt=0, le=1)
@@ -150,7 +154,7 @@ class TrainConfig(Section):
 
 
 class MixupConfig(Section):
-    schedule: Literal["power", "linear", "cosine", "constant"] = Field(
+    schedule: Schedule = Field(
         "power", description="[recon] r_m as a function of training progress s in [0, 1]"
     )
     power_k: float = Field(3.0, gt=0, description="power: r_m = s^k (He2024's sliding schedule: k = 3)")
@@ -171,6 +175,60 @@ class LossConfig(Section):
     mrp_loss: Literal["mse", "l1"] = "mse"
 
 
+# ------------------------------------------------------------------------------------- ablate
+def _distinct(values: list) -> list:
+    if len(set(values)) != len(values):
+        raise ValueError(f"values must be distinct, got {values}")
+    return values
+
+
+class AuxTerms(Section):
+    """Which of TMKT's auxiliary terms an ``aux`` cell keeps (``loss.*`` switches)."""
+
+    domain_alignment: bool
+    mag: bool
+    mrp: bool
+
+
+class EventRatioAxis(Section):
+    methods: list[Method] = Field(["event_only", "he2024", "tmkt"], min_length=1)
+    fractions: list[Annotated[float, Field(gt=0, le=1)]] = Field([0.01, 0.1, 1.0], min_length=1)
+
+    _distinct_methods = field_validator("methods")(_distinct)
+    _distinct_fractions = field_validator("fractions")(_distinct)
+
+
+class AblateConfig(Section):
+    """The ablation grid, one axis at a time around the train stage's configuration (``tmkt.ablate``)."""
+
+    method: list[Method] = Field(["event_only", "finetune", "he2024"], description="train.method")
+    schedule: list[Schedule] = Field(["linear", "cosine", "constant"], description="mixup.schedule (tmkt)")
+    aux: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")], AuxTerms] = Field(
+        default_factory=lambda: {
+            "none": AuxTerms(domain_alignment=True, mag=False, mrp=False),
+            "mag": AuxTerms(domain_alignment=True, mag=True, mrp=False),
+            "mrp": AuxTerms(domain_alignment=True, mag=False, mrp=True),
+            "no_da": AuxTerms(domain_alignment=False, mag=True, mrp=True),
+        },
+        description="loss switches (tmkt), by cell name",
+    )
+    event_ratio: EventRatioAxis = EventRatioAxis()
+
+    _distinct_methods = field_validator("method")(_distinct)
+    _distinct_schedules = field_validator("schedule")(_distinct)
+
+
+class FiguresConfig(Section):
+    """The mechanism figures of the figures stage (METHOD.md §7)."""
+
+    ratios: list[Annotated[float, Field(ge=0, le=1)]] = Field(
+        [0.1, 0.3, 0.5, 0.7, 0.9], min_length=1, description="r_m values of the mixing and gradient-variance figures"
+    )
+    monte_carlo_samples: int = Field(20000, ge=100, description="draws of t* and rho per r_m")
+    gradient_draws: int = Field(32, ge=2, description="mixings of one batch whose gradients are compared")
+    gradient_batch: int = Field(32, ge=1, description="recordings in that batch")
+
+
 # ------------------------------------------------------------------------------------- the whole
 class Params(Section):
     base: BaseConfig = BaseConfig()
@@ -181,15 +239,16 @@ class Params(Section):
     train: TrainConfig = TrainConfig()
     mixup: MixupConfig = MixupConfig()
     loss: LossConfig = LossConfig()
-    # Sections of later stages (ablate, figures) are kept as plain mappings until their stage reads them.
-    ablate: dict[str, Any] = {}
-    figures: dict[str, Any] = {}
+    ablate: AblateConfig = AblateConfig()
+    figures: FiguresConfig = FiguresConfig()
 
 
 #: The sections each DVC stage reads; dvc.yaml lists exactly these under the stage's ``params:``.
 STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "convert": ("data", "simulator"),
     "train": ("base", "scarcity", "model", "train", "mixup", "loss"),
+    "ablate": ("base", "scarcity", "model", "train", "mixup", "loss"),
+    "figures": ("scarcity", "model", "train", "mixup", "loss", "ablate", "figures"),
 }
 
 

@@ -53,6 +53,7 @@ from tmkt.processed import ProcessedData
 from tmkt.splits import scarce_event_train
 
 CHECKPOINT = "checkpoint.pt"
+RUNS_TABLE = "runs.csv"  #: one row of metrics per seed, in the runs folder
 
 
 @dataclass(frozen=True)
@@ -370,8 +371,8 @@ def train_seeds(
     """Train the configuration once per seed of ``base.seeds`` into ``runs_dir/seed_<s>``; one row of metrics each.
 
     Up to ``base.parallel_runs`` seeds train at once, each in its own (spawned) process. Run folders of
-    seeds no longer listed are removed. Writes ``metrics_path``: the mean ± std over seeds
-    (``tmkt.metrics.summarize``) and every run.
+    seeds no longer listed are removed. Writes ``runs_dir/runs.csv`` (one row per seed) and
+    ``metrics_path``: the mean ± std over seeds (``tmkt.metrics.summarize``), what ``dvc metrics`` shows.
     """
     from tmkt.metrics import summarize
 
@@ -389,6 +390,6 @@ def train_seeds(
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = list(pool.map(_train_one, *zip(*jobs)))
     runs = pd.DataFrame(results)
-    summary = summarize(runs).iloc[0].to_dict()
-    io.write_json(metrics_path, dict(method=params.train.method, **summary, runs=runs.to_dict("records")))
+    io.write_csv(runs_dir / RUNS_TABLE, runs.to_dict("records"))
+    io.write_json(metrics_path, dict(method=params.train.method, **summarize(runs).iloc[0].to_dict()))
     return runs

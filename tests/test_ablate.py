@@ -1,0 +1,103 @@
+"""The ablation grid: expansion, overrides that validate, and the tables the figures stage reads."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tmkt import ablate, config, io, results
+
+
+def params_with(**ablate_section):
+    raw = config.load().model_dump()
+    raw["ablate"] |= ablate_section
+    return config.parse(raw)
+
+
+def test_grid_is_one_axis_at_a_time_plus_the_ratio_cross():
+    params = params_with(method=["event_only"], schedule=["linear", "constant"],
+                         aux={"none": {"domain_alignment": True, "mag": False, "mrp": False}},
+                         event_ratio={"methods": ["event_only", "tmkt"], "fractions": [0.01, 1.0]})
+    cells = ablate.cells(params)
+    assert [c.stage for c in cells] == [
+        "ablate-method@event_only", "ablate-schedule@linear", "ablate-schedule@constant", "ablate-aux@none",
+        "ablate-event_ratio@event_only-0.01", "ablate-event_ratio@event_only-1.0",
+        "ablate-event_ratio@tmkt-0.01", "ablate-event_ratio@tmkt-1.0",
+    ]
+    assert cells[3].overrides == {"loss.domain_alignment": True, "loss.mag": False, "loss.mrp": False}
+    assert cells[-1].folder == "reports/ablate/event_ratio/tmkt-1.0"
+
+
+def test_every_default_cell_changes_only_its_axis():
+    params = config.load()
+    reference = params.model_dump()
+    for cell in ablate.cells(params):
+        changed = config.apply_overrides(reference, cell.overrides)
+        cell_params = config.parse(changed).model_dump()
+        differs = {(s, k) for s in reference for k in reference[s] if reference[s][k] != cell_params[s][k]}
+        assert differs == {tuple(key.split(".")) for key, v in cell.overrides.items()
+                           if reference[key.split(".")[0]][key.split(".")[1]] != v}, cell.stage
+
+
+@pytest.mark.parametrize("section, message", [
+    ({"method": ["event_only", "event_only"]}, "distinct"),
+    ({"schedule": ["sliding"]}, "schedule"),
+    ({"aux": {"No DA": {"domain_alignment": False, "mag": True, "mrp": True}}}, "aux"),
+    ({"aux": {"x": {"domain_alignment": False, "mag": True}}}, "mrp"),
+    ({"event_ratio": {"methods": ["tmkt"], "fractions": [0.0]}}, "fractions"),
+])
+def test_bad_grid_names_the_key(section, message):
+    with pytest.raises(config.ParamsError, match=message):
+        params_with(**section)
+
+
+def write_cell(root, folder, method, accs, epochs=2):
+    rows = []
+    for seed, acc in zip((1, 2, 3), accs):
+        rows.append(dict(method=method, seed=seed, best_epoch=epochs, val_acc=acc, test_acc=acc, test_acc_last=acc,
+                         train_seconds=1.0))
+        history = [dict(epoch=e + 1, loss=1.0 / (e + 1), val_acc=acc * (e + 1) / epochs) for e in range(epochs)]
+        io.write_csv(root / folder / "runs" / f"seed_{seed}" / "history.csv", history)
+    io.write_csv(root / folder / "runs" / "runs.csv", rows)
+
+
+@pytest.fixture
+def small_grid(tmp_path):
+    params = params_with(method=["event_only"], schedule=["linear"], aux={},
+                         event_ratio={"methods": ["event_only", "tmkt"], "fractions": [1.0]})
+    write_cell(tmp_path, ablate.REFERENCE_DIR, "tmkt", [0.8, 0.82, 0.84])
+    for i, cell in enumerate(ablate.cells(params)):
+        method = cell.overrides.get("train.method", "tmkt")
+        write_cell(tmp_path, cell.folder, method, [0.5 + i / 10] * 3)
+    return params, tmp_path
+
+
+def test_runs_axes_and_tables(small_grid):
+    params, root = small_grid
+    runs = ablate.load_runs(params, root)
+    assert len(runs) == 3 * 5 and set(runs["axis"]) == {"reference", "method", "schedule", "event_ratio"}
+    schedule = ablate.axis_runs(runs, params, "schedule")
+    assert list(dict.fromkeys(schedule["value"])) == ["power", "linear"]  # the reference first
+    ratio = ablate.axis_runs(runs, params, "event_ratio")
+    # each method's curve: its cell at 1.0 and its run at the reference fraction (tmkt: the train stage)
+    assert sorted(ratio.groupby("method")["event_fraction"].unique().map(sorted).map(tuple)) == [(0.03, 1.0)] * 2
+    table = results.cell_table(runs)
+    reference = table[table["axis"] == "reference"].iloc[0]
+    assert reference["test_acc_mean"] == pytest.approx(0.82) and reference["test_acc_std"] == pytest.approx(0.02)
+    assert (table["seeds"] == 3).all()
+    head = results.headline(table, "mnist_sim")
+    assert list(head["method"]) == ["tmkt", "event_only"] and head.iloc[0, -2] == 97.93
+    hist = ablate.histories(runs[runs["axis"] == "method"], root)
+    assert len(hist) == 3 * 2 and set(hist["method"]) == {"event_only"}
+
+
+def test_missing_cell_is_named(small_grid):
+    params, root = small_grid
+    (root / "reports/ablate/schedule/linear/runs/runs.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="schedule/linear"):
+        ablate.load_runs(params, root)
+
+
+def test_stage_of_an_executed_notebook(tmp_path):
+    assert ablate.stage_of_notebook(tmp_path / "reports/ablate/aux/mag/02_train.ipynb", tmp_path) == "ablate-aux@mag"
+    assert ablate.stage_of_notebook(tmp_path / "reports/notebooks/01_convert.ipynb", tmp_path) == "convert"

@@ -1,0 +1,95 @@
+"""Figures of the figures stage: the ablations, the event-ratio curve, learning curves and the trained
+networks' internals per method. Inputs are tables from ``tmkt.ablate`` (one row per run = per seed);
+every plot shows the per-seed points beside the mean ± std.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from tmkt.plots import METHOD_COLORS
+
+REFERENCE_COLOR = METHOD_COLORS["tmkt"]
+
+
+def ablation_figure(runs: pd.DataFrame, reference: str, title: str, xlabel: str, ax: plt.Axes | None = None) -> plt.Figure:
+    """Test accuracy per axis value (column ``value``): seeds as dots, mean ± std as a bar; the reference in red."""
+    fig, ax = (plt.subplots(figsize=(5.5, 3.4)) if ax is None else (ax.figure, ax))
+    order = [reference] + [v for v in dict.fromkeys(runs["value"]) if v != reference]
+    palette = {v: REFERENCE_COLOR if v == reference else "0.45" for v in order}
+    data = runs.assign(test=100 * runs["test_acc"])
+    sns.pointplot(data=data, x="value", y="test", order=order, errorbar="sd", hue="value", palette=palette,
+                  linestyle="none", markers="_", markersize=18, capsize=0.25, legend=False, ax=ax)
+    sns.stripplot(data=data, x="value", y="test", order=order, hue="value", palette=palette, size=5, alpha=0.7,
+                  jitter=0.12, legend=False, ax=ax)
+    ax.set(xlabel=xlabel, ylabel="test accuracy (%)", title=title)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def ratio_curve_figure(runs: pd.DataFrame) -> plt.Figure:
+    """Test accuracy against the fraction of event training data (log axis), one curve per method."""
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for method, group in runs.groupby("method", sort=False):
+        color = METHOD_COLORS.get(method, "k")
+        stats = group.groupby("event_fraction")["test_acc"].agg(["mean", "std"]).sort_index()
+        ax.errorbar(100 * stats.index, 100 * stats["mean"], yerr=100 * stats["std"], color=color, marker="o",
+                    capsize=3, label=method)
+        ax.scatter(100 * group["event_fraction"], 100 * group["test_acc"], color=color, s=12, alpha=0.45)
+    ax.set_xscale("log")
+    fractions = np.sort(runs["event_fraction"].unique())
+    ax.set_xticks(100 * fractions, [f"{100 * f:g}" for f in fractions])
+    ax.set(xlabel="event training data (% of the training recordings, log scale)", ylabel="test accuracy (%)",
+           title="Event-data ratio (mean ± std over seeds; dots: seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def method_learning_curves_figure(histories: pd.DataFrame) -> plt.Figure:
+    """Validation accuracy per epoch, mean over seeds with a ± std band, one line per method."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for method, group in histories.groupby("method", sort=False):
+        stats = group.groupby("epoch")["val_acc"].agg(["mean", "std"])
+        color = METHOD_COLORS.get(method, "k")
+        ax.plot(stats.index, 100 * stats["mean"], marker=".", color=color, label=method)
+        ax.fill_between(stats.index, 100 * (stats["mean"] - stats["std"]), 100 * (stats["mean"] + stats["std"]),
+                        color=color, alpha=0.15)
+    ax.set(xlabel="epoch", ylabel="validation accuracy (%)", title="Learning curves (mean ± std over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def internals_figure(last_epochs: pd.DataFrame) -> plt.Figure:
+    """Left: CKA(mixed, event) per time step (methods with a mixed stream); right: spike rate per LIF layer.
+
+    ``last_epochs``: one history row (the last epoch) per run, with a ``method`` column.
+    """
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6))
+    cka = sorted((c for c in last_epochs if c.startswith("cka_t")), key=lambda c: int(c[5:]))
+    rates = [c for c in last_epochs if c.startswith("rate_")]
+    for method, group in last_epochs.groupby("method", sort=False):
+        color = METHOD_COLORS.get(method, "k")
+        if cka and group[cka].notna().all().all():
+            values = group[cka].to_numpy()
+            ax1.errorbar(range(1, len(cka) + 1), values.mean(0), yerr=values.std(0, ddof=1) if len(values) > 1 else None,
+                         marker="o", capsize=3, color=color, label=method)
+        values = group[rates].to_numpy()
+        ax2.plot(range(len(rates)), values.mean(0), marker="o", color=color, label=method)
+    ax1.set(xlabel="time step t", ylabel="linear CKA(mixed, event)", ylim=(0, 1), xticks=range(1, len(cka) + 1),
+            title="Feature alignment, last epoch")
+    ax2.set_xticks(range(len(rates)), [r.removeprefix("rate_") for r in rates])
+    ax2.set(xlabel="LIF layer", ylabel="spike rate (spikes / neuron / step)", title="Spike rates, last epoch")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
