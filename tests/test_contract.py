@@ -107,3 +107,28 @@ def test_ci_runs_the_readme_test_command():
 def test_config_defaults_are_the_repository_params():
     """tmkt.config's defaults document params.yaml; they must not drift apart."""
     assert config.Params().model_dump() == config.load().model_dump()
+
+
+def readme_block(marker: str) -> str:
+    block = re.search(rf"<!-- {marker} -->\s*```\w*\n(.+?)\n```", (paths.ROOT / "README.md").read_text(), re.S)
+    assert block, f"README has no {marker} block"
+    return block.group(1)
+
+
+def test_readme_paper_scale_command_is_valid_and_is_the_paper_recipe():
+    settings = dict(re.findall(r"-S (\S+?)=(\S+)", readme_block("paper-scale")))
+    overrides = {key: yaml.safe_load(value) for key, value in settings.items()}
+    params = config.parse(config.apply_overrides(config.load().model_dump(), overrides))
+    assert (params.model.width, params.model.blocks, params.data.time_bins, params.data.height) == (1.0, 4, 10, 48)
+    assert params.train.lr == round(5e-3 * params.train.batch_size / 1024, 6) and params.train.epochs == 300
+
+
+def test_readme_results_are_the_pipelines():
+    """The README's results table is the figures stage's headline.md, verbatim."""
+    headline = paths.ROOT / "reports/figures/headline.md"
+    if not headline.is_file():
+        pytest.skip("the figures stage has not run in this checkout")
+    readme = (paths.ROOT / "README.md").read_text()
+    table = re.search(r"<!-- headline -->\n(.+?)<!-- /headline -->", readme, re.S)
+    assert table, "README has no <!-- headline --> ... <!-- /headline --> table"
+    assert table.group(1).strip() == headline.read_text().strip()
