@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tmkt import mechanism_plots
+from tmkt import mechanism_plots, plots
 from tmkt.config import ModelConfig
 from tmkt.mechanism import gradient_variance, gradient_variance_table, switch_and_ratio_samples, total_variance
 from tmkt.mixup import STRATEGIES, ratio_variance
@@ -186,6 +186,6 @@ def test_mixed_sequence_figure_titles_follow_the_switch_step():
     assert [ax.get_title() for ax in axes] == ["t=1 · image", "t=2 · image", "t=3 · events", "t=4 · events"]
     assert all(ax.get_xlabel() for ax in axes) and axes[0].get_ylabel()
     assert axes[0].get_images()[0].get_cmap().name == "gray"
-    assert axes[2].get_images()[0].get_cmap().name == mechanism_plots.EVENT_CMAP
+    assert axes[2].get_images()[0].get_cmap().name == plots.EVENT_CMAP
     np.testing.assert_allclose(axes[3].get_images()[0].get_array(), events[3, 1] - events[3, 0])
     plt.close(fig)

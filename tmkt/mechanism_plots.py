@@ -17,7 +17,7 @@ import torch
 
 from tmkt.mechanism import switch_and_ratio_samples
 from tmkt.mixup import SCHEDULES, STRATEGIES, ratio_schedule, ratio_variance, solve_p, timestep_mixup
-from tmkt.plots import EVENT_CMAP, _polarity_image
+from tmkt.plots import event_panel
 
 STRATEGY_COLORS: dict[str, str] = {"timestep": "#1b9e77", "sample": "#d95f02"}
 STRATEGY_LABELS: dict[str, str] = {"timestep": "time-step mixup (TSM)", "sample": "sample-level (He2024)"}
@@ -142,7 +142,7 @@ def mixed_sequence_figure(image_frames, event_frames, t0: int, title: str | None
 
     ``image_frames``, ``event_frames``: ``(T, 2, H, W)``; ``t0`` 0-based (``T``: all image; panel titles
     are 1-based). Image panels show the value channel in grey (0..1, or 0..255 for raw values), event
-    panels ON - OFF on :data:`tmkt.plots.EVENT_CMAP`, symmetric about 0.
+    panels ON - OFF (:func:`tmkt.plots.event_panel`).
     """
     images = torch.as_tensor(np.asarray(image_frames, dtype=np.float32))
     events = torch.as_tensor(np.asarray(event_frames, dtype=np.float32))
@@ -154,13 +154,13 @@ def mixed_sequence_figure(image_frames, event_frames, t0: int, title: str | None
     fig, axes = plt.subplots(1, T, figsize=(1.5 * T, 1.9), squeeze=False)
     for t, ax in enumerate(axes[0]):
         if is_event[t]:
-            ax.imshow(_polarity_image(frames[t]), cmap=EVENT_CMAP, vmin=-vmax, vmax=vmax)
+            event_panel(ax, frames[t], vmax)
         else:
             ax.imshow(frames[t, 0], cmap="gray", vmin=0.0, vmax=grey_max)
+            ax.set_xticks([])
+            ax.set_yticks([])
         ax.set_title(f"t={t + 1} · {'events' if is_event[t] else 'image'}", fontsize=8)
         ax.set_xlabel("ON − OFF" if is_event[t] else "value V", fontsize=7)
-        ax.set_xticks([])
-        ax.set_yticks([])
     axes[0, 0].set_ylabel(f"switch $t^*$ = {int(t0) + 1 if int(t0) < T else 'none'}", fontsize=8)
     if title:
         fig.suptitle(title)

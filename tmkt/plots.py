@@ -13,14 +13,15 @@ import pandas as pd
 EVENT_CMAP = "RdBu_r"
 
 
-def _polarity_image(frame: np.ndarray) -> np.ndarray:
+def polarity_image(frame: np.ndarray) -> np.ndarray:
     """(2, H, W) OFF/ON frame -> ON - OFF."""
     frame = np.asarray(frame, dtype=np.float32)
     return frame[1] - frame[0]
 
 
-def _event_axes(ax, frame, vmax):
-    ax.imshow(_polarity_image(frame), cmap=EVENT_CMAP, vmin=-vmax, vmax=vmax)
+def event_panel(ax, frame, vmax: float) -> None:
+    """An event frame (2, H, W) as ON - OFF on :data:`EVENT_CMAP`, symmetric about 0, without ticks."""
+    ax.imshow(polarity_image(frame), cmap=EVENT_CMAP, vmin=-vmax, vmax=vmax)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -55,7 +56,7 @@ def time_bins_figure(recordings: np.ndarray, labels: list[str], bin_ms: float | 
     vmax = float(np.abs(recordings[:, :, 1] - recordings[:, :, 0]).max()) or 1.0
     for r in range(n):
         for t in range(steps):
-            _event_axes(axes[r, t], recordings[r, t], vmax)
+            event_panel(axes[r, t], recordings[r, t], vmax)
             if r == 0:
                 span = f"\n{t * bin_ms:.0f}-{(t + 1) * bin_ms:.0f} ms" if bin_ms else ""
                 axes[r, t].set_title(f"t = {t + 1}{span}", fontsize=8)

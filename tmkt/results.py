@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from tmkt.ablate import stage_of_notebook
 from tmkt.metrics import pm, summarize
 
 #: Top-1 test accuracy (%) on N-Caltech101 as reported (He2024 selects the epoch on the test set).
@@ -38,6 +39,11 @@ def cell_table(runs: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("axis", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
 
 
+def _pm(table: pd.DataFrame, metric: str) -> list[str]:
+    """``mean ± std`` in % of ``metric`` per row of a cell table."""
+    return [pm(m, s) for m, s in zip(table[f"{metric}_mean"], table[f"{metric}_std"])]
+
+
 def readable(table: pd.DataFrame) -> pd.DataFrame:
     """The cell table as text: accuracies in % as ``mean ± std``."""
     return pd.DataFrame(
@@ -46,9 +52,9 @@ def readable(table: pd.DataFrame) -> pd.DataFrame:
             "cell": table["cell"],
             "method": table["method"],
             "event data": [f"{100 * f:g} %" for f in table["event_fraction"]],
-            "test acc. (%)": [pm(m, s) for m, s in zip(table["test_acc_mean"], table["test_acc_std"])],
-            "val. acc. (%)": [pm(m, s) for m, s in zip(table["val_acc_mean"], table["val_acc_std"])],
-            "test acc., last epoch (%)": [pm(m, s) for m, s in zip(table["test_acc_last_mean"], table["test_acc_last_std"])],
+            "test acc. (%)": _pm(table, "test_acc"),
+            "val. acc. (%)": _pm(table, "val_acc"),
+            "test acc., last epoch (%)": _pm(table, "test_acc_last"),
             "seeds": table["seeds"],
         }
     )
@@ -60,9 +66,7 @@ def headline(table: pd.DataFrame, dataset: str) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "method": rows["method"],
-            f"{dataset}, this compendium: test acc. (%)": [
-                pm(m, s) for m, s in zip(rows["test_acc_mean"], rows["test_acc_std"])
-            ],
+            f"{dataset}, this compendium: test acc. (%)": _pm(rows, "test_acc"),
             "seeds": rows["seeds"],
         }
     ).merge(PAPER, on="method", how="left")
@@ -77,8 +81,6 @@ def to_markdown(table: pd.DataFrame) -> str:
 
 def notebook_seconds(notebooks: list[Path], root: Path) -> pd.DataFrame:
     """Wall time of each executed notebook as papermill recorded it (``metadata.papermill.duration``)."""
-    from tmkt.ablate import stage_of_notebook
-
     rows = []
     for path in notebooks:
         meta = json.loads(path.read_text())["metadata"].get("papermill", {})

@@ -333,7 +333,6 @@ class Trainer:
 
     def _finish(self, seconds: float, resumed: bool) -> dict:
         history = pd.DataFrame(self.history)
-        best_row = history.loc[history["epoch"] == self.best["epoch"]].iloc[0]
         test_acc_last = self.accuracy("test")
         self.model.load_state_dict(self.best["model"])
         truth, pred = self.predict_split("test")
@@ -343,7 +342,7 @@ class Trainer:
             method=self.params.train.method,
             seed=self.seed,
             best_epoch=int(self.best["epoch"]),
-            val_acc=float(best_row["val_acc"]),
+            val_acc=float(self.best["val_acc"]),
             test_acc=float((truth == pred).mean()),
             test_acc_last=test_acc_last,
             n_event_train=int(len(self.train_events)),
