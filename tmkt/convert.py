@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from tqdm import tqdm
 
 from tmkt import frames, io
@@ -71,6 +72,9 @@ _WORKER: dict = {}
 
 
 def _init_worker(source: Source, data: DataConfig) -> None:
+    """Set up a forked pool worker. One torch thread: the workers already fill the cores, and a forked child
+    that enters an OpenMP pool its parent had started (any earlier torch op, e.g. in a notebook) hangs."""
+    torch.set_num_threads(1)
     _WORKER.update(source=source, data=data)
 
 
@@ -105,7 +109,7 @@ def centre_on_canvas(image: np.ndarray, height: int, width: int) -> np.ndarray:
 def _map(fn, items: list[Item], source: Source, data: DataConfig, workers: int, desc: str, progress: bool) -> list:
     bar = dict(total=len(items), desc=desc, disable=not progress, unit="item")
     if workers <= 1:
-        _init_worker(source, data)
+        _WORKER.update(source=source, data=data)
         return [fn(it) for it in tqdm(items, **bar)]
     import multiprocessing as mp
 

@@ -1,0 +1,42 @@
+"""The convert stage's worker pool: same arrays as a serial run, and no hang after the parent used torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+from tmkt import paths
+
+TINY = {"data.max_per_class": 3, "data.time_bins": 3, "data.height": 12, "data.width": 12,
+        "simulator.saccade_ms": 10.0, "simulator.step_ms": 2.0}
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys, torch
+    from pathlib import Path
+    from tmkt import config
+    from tmkt.convert import convert
+
+    # An OpenMP parallel region in the parent before the pool forks (what a notebook cell may have done).
+    torch.nn.functional.interpolate(torch.rand(64, 1, 34, 34), size=(24, 24), mode="area")
+    params = config.load(None, {overrides!r})
+    out = Path(sys.argv[1])
+    convert(params, out / "serial", workers=1, progress=False)
+    convert(params, out / "pool", workers=2, progress=False)
+    """
+)
+
+
+def test_pool_workers_after_torch_use_match_a_serial_run(tmp_path):
+    # In a subprocess with a time limit: the failure this guards against is a deadlock, not an exception.
+    script = SCRIPT.format(overrides=TINY)
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=paths.ROOT, timeout=120,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name in ("events.npy", "images.npy"):
+        serial, pool = np.load(tmp_path / "serial" / name), np.load(tmp_path / "pool" / name)
+        assert serial.shape[0] == 30 and np.array_equal(serial, pool)
+    assert (tmp_path / "serial/manifest.csv").read_text() == (tmp_path / "pool/manifest.csv").read_text()
