@@ -29,6 +29,7 @@ from tmkt.config import DataConfig, Params
 from tmkt.datasets.base import Item, Source
 from tmkt.splits import build_manifest
 
+
 def open_source(params: Params) -> Source:
     """The dataset source named by ``data.dataset``; real ones read files under ``data.raw_dir``."""
     from tmkt import paths
