@@ -123,12 +123,16 @@ def test_readme_paper_scale_command_is_valid_and_is_the_paper_recipe():
     assert params.train.lr == round(5e-3 * params.train.batch_size / 1024, 6) and params.train.epochs == 300
 
 
-def test_readme_results_are_the_pipelines():
-    """The README's results table is the figures stage's headline.md, verbatim."""
-    headline = paths.ROOT / "reports/figures/headline.md"
-    if not headline.is_file():
-        pytest.skip("the figures stage has not run in this checkout")
+@pytest.mark.parametrize(
+    "marker, source",
+    [("headline", "reports/figures/headline.md"), ("factors", "reports/studies/factors.md")],
+)
+def test_readme_tables_are_the_ones_the_code_wrote(marker, source):
+    """Each results table of the README is a file the pipeline (or studies/factors.py) wrote, verbatim."""
+    written = paths.ROOT / source
+    if not written.is_file():
+        pytest.skip(f"{source} has not been written in this checkout")
     readme = (paths.ROOT / "README.md").read_text()
-    table = re.search(r"<!-- headline -->\n(.+?)<!-- /headline -->", readme, re.S)
-    assert table, "README has no <!-- headline --> ... <!-- /headline --> table"
-    assert table.group(1).strip() == headline.read_text().strip()
+    table = re.search(rf"<!-- {marker} -->\n(.+?)<!-- /{marker} -->", readme, re.S)
+    assert table, f"README has no <!-- {marker} --> ... <!-- /{marker} --> table"
+    assert table.group(1).strip() == written.read_text().strip()
