@@ -13,11 +13,13 @@ functions there. The check therefore runs both in eval mode, where BN uses the s
 the first convolution to agree (allclose). Timing then runs both in training mode, each with its own BN
 statistics (same cost, same shapes); the two take turns step by step, so that a change in machine
 load hits both alike (the CSV records the 1-minute load average: on a shared machine, compare only
-rows taken at low load). Timing includes ``TwoStreamSNN``'s MAG/MRP heads and spike-rate
+rows taken at low load). The verdict per configuration is the median of the paired ratios
+ours / reference of step times taken back to back, with a 95 % bootstrap interval: ours is slower only if the
+whole interval lies above 1. Timing includes ``TwoStreamSNN``'s MAG/MRP heads and spike-rate
 bookkeeping, which the reference does not compute.
 
 Writes ``reports/benchmarks/snn_step.csv`` and ``.png`` (atomically). Run:
-``python benchmarks/bench_snn_step.py [--large] [--repeats 7] [--device cpu]``.
+``python benchmarks/bench_snn_step.py [--large] [--repeats 21] [--device cpu]``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from norse.torch.module.lif_box import LIFBoxCell  # noqa: E402
@@ -164,6 +167,15 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def paired_ratio(ours: list[float], reference: list[float], resamples: int = 2000) -> tuple[float, float, float]:
+    """Median of the per-turn ratios ``ours_i / reference_i`` (steps taken back to back, so a change in load
+    cancels) and a 95 % bootstrap interval of that median: above 1 means ours is slower."""
+    ratios = np.asarray(ours) / np.asarray(reference)
+    draws = np.random.default_rng(0).choice(ratios, size=(resamples, len(ratios)))
+    low, high = np.quantile(np.median(draws, axis=1), [0.025, 0.975])
+    return float(np.median(ratios)), float(low), float(high)
+
+
 def run_case(case: Case, device: torch.device, warmup: int, repeats: int) -> list[dict]:
     torch.manual_seed(0)
     cfg = ModelConfig(arch="vgg_snn", width=case.width, blocks=case.blocks)
@@ -175,8 +187,12 @@ def run_case(case: Case, device: torch.device, warmup: int, repeats: int) -> lis
     reference = StepByStepReference(model)  # a deep copy: same weights, same BN statistics
     loss_diff = check_equivalence(model, reference, x, labels)
     nets = {"ours: time folded": (model, ours_logits), "norse step-by-step": (reference, reference_logits)}
+    timed = time_training_steps(nets, x, labels, warmup, repeats)
+    ratio, low, high = paired_ratio(*timed.values())
+    verdict = "ours faster" if high < 1 else "ours slower" if low > 1 else "no measurable difference"
+    print(f"{case.name} | step time ours / reference, paired: {ratio:.3f} (95 % CI {low:.3f}-{high:.3f}): {verdict}")
     rows = []
-    for implementation, times in time_training_steps(nets, x, labels, warmup, repeats).items():
+    for implementation, times in timed.items():
         step = statistics.median(times)
         rows.append(
             dict(
@@ -185,6 +201,8 @@ def run_case(case: Case, device: torch.device, warmup: int, repeats: int) -> lis
                 threads=torch.get_num_threads(), repeats=repeats, step_s_median=round(step, 5),
                 step_s_min=round(min(times), 5), samples_per_s=round(case.batch / step, 3),
                 eval_loss_abs_diff=loss_diff, load_avg_1min=round(os.getloadavg()[0], 2),
+                paired_ratio_median=round(ratio, 4), paired_ratio_ci_low=round(low, 4),
+                paired_ratio_ci_high=round(high, 4),
             )
         )
         print(f"{case.name} | {implementation}: {step:.3f} s/step, {case.batch / step:.1f} samples/s")
@@ -195,6 +213,7 @@ def write_plot(rows: list[dict], path: Path) -> None:
     cases = list(dict.fromkeys(r["case"] for r in rows))
     implementations = list(dict.fromkeys(r["implementation"] for r in rows))
     rate = {(r["case"], r["implementation"]): r["samples_per_s"] for r in rows}
+    paired = {r["case"]: (r["paired_ratio_median"], r["paired_ratio_ci_low"], r["paired_ratio_ci_high"]) for r in rows}
     fig, ax = plt.subplots(figsize=(3.2 + 3.2 * len(cases), 4.2))
     bar = 0.38
     for j, implementation in enumerate(implementations):
@@ -202,8 +221,9 @@ def write_plot(rows: list[dict], path: Path) -> None:
         ax.bar(xs, [rate[c, implementation] for c in cases], bar, label=implementation)
     for i, case in enumerate(cases):
         ours, ref = (rate[case, name] for name in implementations)
-        ax.annotate(f"ours / reference = {ours / ref:.2f}", (i, max(ours, ref)), ha="center", va="bottom", xytext=(0, 4),
-                    textcoords="offset points", fontweight="bold")
+        ratio, low, high = paired[case]
+        ax.annotate(f"step time ours / reference\n{ratio:.2f} (95 % CI {low:.2f}–{high:.2f})", (i, max(ours, ref)),
+                    ha="center", va="bottom", xytext=(0, 4), textcoords="offset points", fontsize=8, fontweight="bold")
     ax.set_xticks(range(len(cases)), [c.replace(", B", "\nB") for c in cases], fontsize=8)
     ax.set_xlabel("configuration (VGG-SNN, one AdamW training step)")
     ax.set_ylabel("training samples / s (median step, log scale)")
@@ -220,7 +240,7 @@ def write_plot(rows: list[dict], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--large", action="store_true", help=f"also time: {LARGE.name}")
-    parser.add_argument("--repeats", type=int, default=7, help="timed steps per implementation")
+    parser.add_argument("--repeats", type=int, default=21, help="timed steps per implementation")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
