@@ -20,7 +20,7 @@ Writes ``reports/studies/factors.csv`` (one row per run), ``factors.md`` (mean Â
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+from operator import attrgetter
 
 import matplotlib
 
@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from tmkt import ablate, config, io, paths  # noqa: E402
+from tmkt import ablate, config, io, paths, results  # noqa: E402
 from tmkt.convert import convert  # noqa: E402
 from tmkt.metrics import pm, summarize  # noqa: E402
 from tmkt.plots import METHOD_COLORS  # noqa: E402
@@ -40,11 +40,6 @@ from tmkt.train import train_seeds  # noqa: E402
 FACTORS = {"noise": "simulator.background_rate_hz", "T": "data.time_bins"}
 WORK_DIR = paths.ROOT / "data/studies"
 OUT_DIR = paths.ROOT / "reports/studies"
-
-
-def default_value(params: config.Params, key: str):
-    section, name = key.split(".")
-    return getattr(getattr(params, section), name)
 
 
 def run_level(key: str, value, methods: list[str]) -> pd.DataFrame:
@@ -76,11 +71,9 @@ SHARED = ("n_event_train", "n_image_pool", "epochs", "steps_per_epoch")
 def check_one_factor_at_a_time(runs: pd.DataFrame) -> None:
     """Every level trained on as many recordings and images for as many steps (else: a stale pipeline)."""
     for column in SHARED:
-        values = runs.groupby(["factor", "value"])[column].unique()
         if runs[column].nunique() != 1:
-            raise RuntimeError(
-                f"levels differ in {column}: {values.to_dict()}; is the pipeline up to date (`dvc status`)?"
-            )
+            values = runs.groupby(["factor", "value"])[column].unique().to_dict()
+            raise RuntimeError(f"levels differ in {column}: {values}; is the pipeline up to date (`dvc status`)?")
 
 
 def summary_table(runs: pd.DataFrame, methods: list[str], defaults: dict[str, float]) -> pd.DataFrame:
@@ -130,7 +123,7 @@ def main() -> None:
     params = config.load()
     methods = list(params.ablate.event_ratio.methods)
     levels = {"noise": args.noise, "T": args.time_bins}
-    defaults = {factor: float(default_value(params, key)) for factor, key in FACTORS.items()}
+    defaults = {factor: float(attrgetter(key)(params)) for factor, key in FACTORS.items()}
     reference = pipeline_runs(params, methods)
     tables = []
     for factor, key in FACTORS.items():
@@ -148,8 +141,7 @@ def main() -> None:
     columns = ["factor", "value", "method", "seed", "val_acc", "test_acc", "test_acc_last", "best_epoch", "source"]
     io.write_csv(OUT_DIR / "factors.csv", runs[columns].to_dict("records"))
     table = summary_table(runs, methods, defaults)
-    with io.atomic_path(OUT_DIR / "factors.md") as tmp:
-        Path(tmp).write_text(table.to_markdown(index=False) + "\n")
+    io.write_text(OUT_DIR / "factors.md", results.to_markdown(table))
     io.save_figure(OUT_DIR / "factors.png", factors_figure(runs, defaults))
     print(table.to_markdown(index=False))
 

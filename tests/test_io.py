@@ -37,8 +37,10 @@ def test_atomic_dir_keeps_the_old_folder_when_writing_fails(tmp_path):
     assert os.listdir(folder) == ["b.npy"] and sorted(os.listdir(tmp_path)) == ["processed"]
 
 
-def test_write_csv_and_json(tmp_path):
+def test_write_csv_json_and_text(tmp_path):
     io.write_csv(tmp_path / "t.csv", [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}])
     assert (tmp_path / "t.csv").read_text().splitlines() == ["a,b", "1,x", "2,y"]
     io.write_json(tmp_path / "m.json", {"acc": 0.5})
     assert '"acc": 0.5' in (tmp_path / "m.json").read_text()
+    io.write_text(tmp_path / "t.md", "| a |\n")
+    assert (tmp_path / "t.md").read_text() == "| a |\n" and sorted(os.listdir(tmp_path)) == ["m.json", "t.csv", "t.md"]

@@ -29,9 +29,14 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def write_json(path: str | Path, obj: Any) -> None:
+def write_text(path: str | Path, text: str) -> None:
+    """Text (a Markdown table, ...), atomically."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+        tmp.write_text(text)
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
 @contextmanager
