@@ -188,4 +188,15 @@ def test_mixed_sequence_figure_titles_follow_the_switch_step():
     assert axes[0].get_images()[0].get_cmap().name == "gray"
     assert axes[2].get_images()[0].get_cmap().name == plots.EVENT_CMAP
     np.testing.assert_allclose(axes[3].get_images()[0].get_array(), events[3, 1] - events[3, 0])
+    limit = plots.polarity_limit(events)
+    assert axes[3].get_images()[0].get_clim() == (-limit, limit)
     plt.close(fig)
+
+
+def test_polarity_limit_is_the_largest_on_minus_off_over_all_frames():
+    frames = np.zeros((2, 3, 2, 4, 4), dtype=np.float32)  # (n, T, polarity, H, W)
+    assert plots.polarity_limit(frames) == 1.0  # empty frames: a valid symmetric range
+    frames[1, 2, 0, 3, 1] = 5.0  # five OFF events at one pixel of the last bin
+    frames[0, 0, 1, 0, 0] = 2.0
+    assert plots.polarity_limit(frames) == 5.0
+    assert plots.polarity_limit(frames[0]) == 2.0

@@ -17,7 +17,7 @@ import torch
 
 from tmkt.mechanism import switch_and_ratio_samples
 from tmkt.mixup import SCHEDULES, STRATEGIES, ratio_schedule, ratio_variance, solve_p, timestep_mixup
-from tmkt.plots import event_panel
+from tmkt.plots import event_panel, polarity_limit
 
 STRATEGY_COLORS: dict[str, str] = {"timestep": "#1b9e77", "sample": "#d95f02"}
 STRATEGY_LABELS: dict[str, str] = {"timestep": "time-step mixup (TSM)", "sample": "sample-level (He2024)"}
@@ -149,7 +149,7 @@ def mixed_sequence_figure(image_frames, event_frames, t0: int, title: str | None
     mixed = timestep_mixup(images[:, None], events[:, None], torch.tensor([int(t0)]))
     frames, is_event = mixed.frames[:, 0].numpy(), mixed.modality[:, 0].numpy() > 0.5
     T = frames.shape[0]
-    vmax = float((events[:, 1] - events[:, 0]).abs().max()) or 1.0
+    vmax = polarity_limit(events.numpy())
     grey_max = 1.0 if float(images.max()) <= 1.0 else 255.0
     fig, axes = plt.subplots(1, T, figsize=(1.5 * T, 1.9), squeeze=False)
     for t, ax in enumerate(axes[0]):

@@ -19,6 +19,15 @@ def polarity_image(frame: np.ndarray) -> np.ndarray:
     return frame[1] - frame[0]
 
 
+def polarity_limit(frames) -> float:
+    """Colour limit shared by event panels: :math:`\\max |\\mathrm{ON} - \\mathrm{OFF}|` over frames ``(..., 2, H, W)``.
+
+    1.0 when every frame is empty, so that ``imshow`` still gets a valid symmetric range.
+    """
+    frames = np.asarray(frames, dtype=np.float32)
+    return float(np.abs(frames[..., 1, :, :] - frames[..., 0, :, :]).max(initial=0.0)) or 1.0
+
+
 def event_panel(ax, frame, vmax: float) -> None:
     """An event frame (2, H, W) as ON - OFF on :data:`EVENT_CMAP`, symmetric about 0, without ticks."""
     ax.imshow(polarity_image(frame), cmap=EVENT_CMAP, vmin=-vmax, vmax=vmax)
@@ -53,7 +62,7 @@ def time_bins_figure(recordings: np.ndarray, labels: list[str], bin_ms: float | 
     recordings = np.asarray(recordings, dtype=np.float32)
     n, steps = recordings.shape[:2]
     fig, axes = plt.subplots(n, steps, figsize=(1.3 * steps, 1.35 * n), squeeze=False)
-    vmax = float(np.abs(recordings[:, :, 1] - recordings[:, :, 0]).max()) or 1.0
+    vmax = polarity_limit(recordings)
     for r in range(n):
         for t in range(steps):
             event_panel(axes[r, t], recordings[r, t], vmax)
