@@ -1,4 +1,5 @@
-"""The convert stage's worker pool: same arrays as a serial run, and no hang after the parent used torch."""
+"""The convert stage: the worker pool writes the same files as a serial run (byte for byte, so DVC sees one
+hash), and does not hang after the parent used torch."""
 
 from __future__ import annotations
 
@@ -36,7 +37,6 @@ def test_pool_workers_after_torch_use_match_a_serial_run(tmp_path):
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=False, cwd=paths.ROOT, timeout=120,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
-    for name in ("events.npy", "images.npy"):
-        serial, pool = np.load(tmp_path / "serial" / name), np.load(tmp_path / "pool" / name)
-        assert serial.shape[0] == 30 and np.array_equal(serial, pool)
-    assert (tmp_path / "serial/manifest.csv").read_text() == (tmp_path / "pool/manifest.csv").read_text()
+    assert np.load(tmp_path / "serial" / "events.npy").shape[0] == 30
+    for name in ("events.npy", "images.npy", "manifest.csv", "meta.json"):
+        assert (tmp_path / "serial" / name).read_bytes() == (tmp_path / "pool" / name).read_bytes(), name

@@ -9,7 +9,11 @@ Outputs (written into a temporary folder that replaces ``data/processed`` only o
   2 channels × T steps at load time (``tmkt.processed``);
 - ``manifest.csv``  one row per item: modality, row (index into its array), id, class_name, label,
   pair_key, official_split, split, event_rank, n_events, duration_ms (events only);
-- ``meta.json``  dataset, classes, shapes, the data parameters, per-step timings.
+- ``meta.json``  dataset, classes, shapes, the data parameters.
+
+Every file is a function of the source and the parameters alone (no timings, no paths), so the folder's
+DVC hash is the same on every run of the same machine and a forced re-run of this stage does not cascade
+into the training stages. Per-step timings travel in :class:`ConvertResult` instead.
 """
 
 from __future__ import annotations
@@ -124,6 +128,7 @@ class ConvertResult:
     manifest: pd.DataFrame
     meta: dict
     out_dir: Path
+    timings: dict[str, float]  # seconds per step: index_and_split_s, events_s, images_s, write_s
 
 
 def convert(params: Params, out_dir: Path, workers: int | None = None, progress: bool = True) -> ConvertResult:
@@ -163,14 +168,13 @@ def convert(params: Params, out_dir: Path, workers: int | None = None, progress:
         images_shape=list(images.shape),
         duration_ms=float(manifest["duration_ms"].median()),
         data=data.model_dump(),
-        timings=timings,
     )
     start = time.perf_counter()
     with io.atomic_dir(out_dir) as tmp:
         np.save(tmp / "events.npy", event_frames)
         np.save(tmp / "images.npy", images)
         manifest.to_csv(tmp / "manifest.csv", index=False)
-        meta["timings"]["write_s"] = time.perf_counter() - start
         io.write_json(tmp / "meta.json", meta)
-    return ConvertResult(manifest=manifest, meta=meta, out_dir=out_dir)
+    timings["write_s"] = time.perf_counter() - start
+    return ConvertResult(manifest=manifest, meta=meta, out_dir=out_dir, timings=timings)
 
