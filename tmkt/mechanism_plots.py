@@ -149,7 +149,7 @@ def mixed_sequence_figure(image_frames, event_frames, t0: int, title: str | None
     mixed = timestep_mixup(images[:, None], events[:, None], torch.tensor([int(t0)]))
     frames, is_event = mixed.frames[:, 0].numpy(), mixed.modality[:, 0].numpy() > 0.5
     T = frames.shape[0]
-    vmax = polarity_limit(events.numpy())
+    vmax = polarity_limit(event_frames)
     grey_max = 1.0 if float(images.max()) <= 1.0 else 255.0
     fig, axes = plt.subplots(1, T, figsize=(1.5 * T, 1.9), squeeze=False)
     for t, ax in enumerate(axes[0]):

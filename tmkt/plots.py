@@ -13,10 +13,10 @@ import pandas as pd
 EVENT_CMAP = "RdBu_r"
 
 
-def polarity_image(frame: np.ndarray) -> np.ndarray:
-    """(2, H, W) OFF/ON frame -> ON - OFF."""
-    frame = np.asarray(frame, dtype=np.float32)
-    return frame[1] - frame[0]
+def polarity_image(frames) -> np.ndarray:
+    """OFF/ON frames ``(..., 2, H, W)`` -> ON - OFF ``(..., H, W)``."""
+    frames = np.asarray(frames, dtype=np.float32)
+    return frames[..., 1, :, :] - frames[..., 0, :, :]
 
 
 def polarity_limit(frames) -> float:
@@ -24,8 +24,7 @@ def polarity_limit(frames) -> float:
 
     1.0 when every frame is empty, so that ``imshow`` still gets a valid symmetric range.
     """
-    frames = np.asarray(frames, dtype=np.float32)
-    return float(np.abs(frames[..., 1, :, :] - frames[..., 0, :, :]).max(initial=0.0)) or 1.0
+    return float(np.abs(polarity_image(frames)).max(initial=0.0)) or 1.0
 
 
 def event_panel(ax, frame, vmax: float) -> None:
