@@ -1,17 +1,19 @@
 """Which factor decides whether images help on the embedded default: recording noise or the number of steps T?
 
-The pipeline's ``event_ratio`` axis answers the question for the event-data ratio (images help at 1 %, not
-from 10 % on). This study varies the two other suspects of ``../shared/FEASIBILITY.md`` one at a time around
-the default (3 % event data), everything else at the values of ``params.yaml``:
+The pipeline's ``event_ratio`` axis answers the question for the event-data ratio. This study varies the two other
+suspects, the recordings' noise and the number of steps, one at a time around the default (3 % event data),
+everything else at the values of ``params.yaml``:
 
 - noise: ``simulator.background_rate_hz`` (background-activity events per pixel and second);
 - T: ``data.time_bins`` (steps per recording, also the number of mixing positions of time-step mixup).
 
 Each level is a new conversion (``tmkt.convert``) into ``data/studies/<level>/processed`` and a training run
-of every method of ``ablate.event_ratio.methods`` with ``base.seeds`` (``tmkt.train.train_seeds``; an
-interrupted study resumes from the checkpoints there). The default level is not retrained: its runs are the
-pipeline's (``reports/train`` and ``reports/ablate/method``, via ``tmkt.ablate``), so run ``dvc repro`` first.
-Model selection is on validation; the test accuracy is that of the best-validation epoch, mean ± std over seeds.
+of every method of ``ablate.event_ratio.methods`` with the first ``ablate.seeds_per_cell`` seeds of ``base.seeds``
+(``tmkt.train.train_seeds``; an interrupted study resumes from the checkpoints there). The default level is not
+retrained: its runs are the pipeline's (``reports/train`` and ``reports/ablate/method``, via ``tmkt.ablate``) on the
+same seeds, so run ``dvc repro`` first. Model selection is on validation; the test accuracy is that of the
+best-validation epoch, mean ± std over seeds, and TMKT is compared with event-only training seed by seed (paired
+t-interval, ``tmkt.metrics``).
 
 Writes ``reports/studies/factors.csv`` (one row per run), ``factors.md`` (mean ± std per level and method) and
 ``factors.png`` atomically. Run: ``python studies/factors.py [--noise 0.3 10] [--time-bins 2 8]``.
@@ -31,7 +33,7 @@ import seaborn as sns  # noqa: E402
 
 from tmkt import ablate, config, io, paths, results  # noqa: E402
 from tmkt.convert import convert  # noqa: E402
-from tmkt.metrics import pm, summarize  # noqa: E402
+from tmkt.metrics import paired_difference, pm, summarize  # noqa: E402
 from tmkt.plots import METHOD_COLORS  # noqa: E402
 from tmkt.processed import ProcessedData  # noqa: E402
 from tmkt.train import train_seeds  # noqa: E402
@@ -54,14 +56,16 @@ def run_level(key: str, value, methods: list[str]) -> pd.DataFrame:
         print(f"== {key} = {value}: {method}", flush=True)
         run = config.load(None, {key: value, "train.method": method})
         runs_dir = folder / method / "runs"
-        tables.append(train_seeds(run, data, runs_dir, folder / method / "metrics.json", progress=False))
+        seeds = ablate.seeds_of(run, run.ablate.seeds_per_cell)
+        tables.append(train_seeds(run, data, runs_dir, folder / method / "metrics.json", seeds=seeds, progress=False))
     return pd.concat(tables, ignore_index=True)
 
 
 def pipeline_runs(params: config.Params, methods: list[str]) -> pd.DataFrame:
     """The default level: the pipeline's runs of ``methods`` at the reference configuration."""
     runs = ablate.axis_runs(ablate.load_runs(params), params, "method")
-    return runs[runs["method"].isin(methods)].reset_index(drop=True)
+    seeds = ablate.seeds_of(params, params.ablate.seeds_per_cell)
+    return runs[runs["method"].isin(methods) & runs["seed"].isin(seeds)].reset_index(drop=True)
 
 
 #: Run facts that must agree across levels for the comparison to be one factor at a time.
@@ -86,8 +90,10 @@ def summary_table(runs: pd.DataFrame, methods: list[str], defaults: dict[str, fl
         row = {"factor": factor, "parameter": FACTORS[factor], "value": shown}
         row |= {m: pm(by_method.at[m, "test_acc_mean"], by_method.at[m, "test_acc_std"]) for m in methods}
         if {"tmkt", "event_only"} <= set(by_method.index):
-            gap = by_method.at["tmkt", "test_acc_mean"] - by_method.at["event_only", "test_acc_mean"]
-            row["tmkt − event_only (points)"] = f"{100 * gap:+.1f}"
+            level = runs[(runs["factor"] == factor) & (runs["value"] == value)]
+            diff = paired_difference(*(level[level["method"] == m].set_index("seed")["test_acc"] for m in ("tmkt", "event_only")))
+            row["tmkt − event_only (points, 95 % CI)"] = f"{100 * diff.mean:+.1f} [{100 * diff.low:+.1f}, {100 * diff.high:+.1f}]"
+            row["tmkt vs event_only"] = diff.verdict
         rows.append(row)
     return pd.DataFrame(rows)
 

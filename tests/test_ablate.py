@@ -14,17 +14,31 @@ def params_with(**ablate_section):
 
 
 def test_grid_is_one_axis_at_a_time_plus_the_ratio_cross():
-    params = params_with(method=["event_only"], schedule=["linear", "constant"],
+    params = params_with(method=["event_only"], heads=["shared"], schedule=["linear", "constant"],
                          aux={"none": {"domain_alignment": True, "mag": False, "mrp": False}},
                          event_ratio={"methods": ["event_only", "tmkt"], "fractions": [0.01, 1.0]})
     cells = ablate.cells(params)
     assert [c.stage for c in cells] == [
-        "ablate-method@event_only", "ablate-schedule@linear", "ablate-schedule@constant", "ablate-aux@none",
-        "ablate-event_ratio@event_only-0.01", "ablate-event_ratio@event_only-1.0",
+        "ablate-method@event_only", "ablate-heads@shared", "ablate-schedule@linear", "ablate-schedule@constant",
+        "ablate-aux@none", "ablate-event_ratio@event_only-0.01", "ablate-event_ratio@event_only-1.0",
         "ablate-event_ratio@tmkt-0.01", "ablate-event_ratio@tmkt-1.0",
     ]
-    assert cells[3].overrides == {"loss.domain_alignment": True, "loss.mag": False, "loss.mrp": False}
+    assert cells[1].overrides == {"model.heads": "shared"}
+    assert cells[4].overrides == {"loss.domain_alignment": True, "loss.mag": False, "loss.mrp": False}
     assert cells[-1].folder == "reports/ablate/event_ratio/tmkt-1.0"
+    # the headline axis trains every seed, every other cell the first ablate.seeds_per_cell of them
+    assert [ablate.seeds_of(params, c.seed_count) for c in cells[:2]] == [params.base.seeds, params.base.seeds[:3]]
+
+
+def test_seeds_per_cell_cannot_exceed_the_seeds():
+    raw = config.load().model_dump()
+    raw["base"]["seeds"], raw["ablate"]["seeds_per_cell"] = [1, 2], 3
+    with pytest.raises(config.ParamsError, match="seeds_per_cell = 3 exceeds the 2 seeds"):
+        config.parse(raw)
+    raw["base"]["seeds"] = [1, 1, 2]
+    raw["ablate"]["seeds_per_cell"] = 2
+    with pytest.raises(config.ParamsError, match="distinct"):
+        config.parse(raw)
 
 
 def test_every_default_cell_changes_only_its_axis():
@@ -62,7 +76,7 @@ def write_cell(root, folder, method, accs, epochs=2):
 
 @pytest.fixture
 def small_grid(tmp_path):
-    params = params_with(method=["event_only"], schedule=["linear"], aux={},
+    params = params_with(method=["event_only"], heads=[], schedule=["linear"], aux={},
                          event_ratio={"methods": ["event_only", "tmkt"], "fractions": [1.0]})
     write_cell(tmp_path, ablate.REFERENCE_DIR, "tmkt", [0.8, 0.82, 0.84])
     for i, cell in enumerate(ablate.cells(params)):

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from dvc.repo import Repo
 
-from tmkt import ablate, config, paths
+from tmkt import ablate, config, paths, provenance
 
 NOTEBOOK_OF_STAGE = {"convert": "01_convert", "train": "02_train", "ablate": "02_train", "figures": "03_figures"}
 
@@ -80,6 +80,8 @@ def test_dvc_expands_the_same_ablation_grid_as_tmkt(stages):
         cmd = stages[cell.stage]["cmd"]
         overrides = yaml.safe_load(re.search(r'-p overrides "([^"]*)"', cmd).group(1))
         assert overrides == cell.overrides, cell.stage
+        passed = re.search(r"-p seed_count (\d+)", cmd)
+        assert (int(passed.group(1)) if passed else None) == cell.seed_count, cell.stage
         assert f"-p runs_dir {cell.folder}/runs " in cmd and f"-p metrics_file {cell.folder}/metrics.json" in cmd
         assert f"{cell.folder}/runs" in stages[cell.stage]["outs"]
 
@@ -136,3 +138,18 @@ def test_readme_tables_are_the_ones_the_code_wrote(marker, source):
     table = re.search(rf"<!-- {marker} -->\n(.+?)<!-- /{marker} -->", readme, re.S)
     assert table, f"README has no <!-- {marker} --> ... <!-- /{marker} --> table"
     assert table.group(1).strip() == written.read_text().strip()
+
+
+def notebook_imports(name: str) -> set[str]:
+    nb = json.loads((paths.NOTEBOOKS / f"{name}.ipynb").read_text())
+    return {m for c in nb["cells"] if c["cell_type"] == "code" for m in provenance.imports_of_source("".join(c["source"]))}
+
+
+def test_training_stages_depend_on_exactly_the_code_their_notebook_reaches(stages):
+    """So that editing a figure module re-runs the figures stage alone (tests/test_dvc_deps.py runs DVC on it)."""
+    reached = {str(path) for path in provenance.closure(notebook_imports("02_train"))}
+    assert "tmkt/result_plots.py" not in reached and "tmkt/results.py" not in reached
+    for name, stage in stages.items():
+        if family(name) in ("train", "ablate"):
+            code = {dep for dep in stage["deps"] if dep.startswith("tmkt")}
+            assert code == reached, f"{name}: missing {reached - code}, not reached {code - reached}"

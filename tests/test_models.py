@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from tmkt.config import ModelConfig
-from tmkt.models import build_model, predict
+from tmkt.models import TwoStreamSNN, build_model, predict
 from tmkt.neurons import MultiStepLIF
 
 
@@ -80,7 +80,7 @@ def test_bad_neuron_options_are_named():
 
 # ------------------------------------------------------------------------------------------ models
 TINY = {
-    "vgg_snn": (ModelConfig(arch="vgg_snn", width=0.125, blocks=2), (16, 16)),
+    "vgg_snn": (ModelConfig(arch="vgg_snn", width=0.125, blocks=2, heads="separate"), (16, 16)),
     "resnet18_snn": (ModelConfig(arch="resnet18_snn", width=0.0625, blocks=2), (16, 16)),
     "scnn": (ModelConfig(arch="scnn", width=0.25), (20, 20)),
 }
@@ -236,3 +236,24 @@ def test_forward_pair_separate_equals_two_passes_and_concat_shares_batch_norm():
     sep = model.forward_pair(mixed, events, "separate")
     cat = model.forward_pair(mixed, events, "concat")
     assert torch.allclose(sep[0].logits, cat[0].logits, atol=1e-5) and torch.allclose(sep[1].logits, cat[1].logits, atol=1e-5)
+
+
+def test_shared_heads_route_the_mixed_stream_through_the_event_head():
+    torch.manual_seed(0)
+    cfg = ModelConfig(width=0.0625, blocks=2, heads="separate")
+    separate = build_model(cfg, num_classes=3, time_steps=2, input_size=(8, 8))
+    shared = build_model(cfg.model_copy(update={"heads": "shared"}), num_classes=3, time_steps=2, input_size=(8, 8))
+    assert not hasattr(shared, "head_mixed")
+    count = lambda module: sum(p.numel() for p in module.parameters())  # noqa: E731
+    assert count(separate) - count(shared) == count(separate.head_mixed)
+    x = torch.rand(2, 4, 2, 8, 8)
+    assert torch.equal(shared(x, head="mixed").logits, shared(x, head="event").logits)
+    assert not torch.equal(separate(x, head="mixed").logits, separate(x, head="event").logits)
+    # the mixed stream's loss reaches the event head only when the heads are shared
+    for model, reaches in ((shared, True), (separate, False)):
+        model.zero_grad()
+        out_m, _ = model.forward_pair(x, x)
+        out_m.logits.sum().backward()
+        assert (model.head_event.weight.grad is not None) == reaches
+    with pytest.raises(ValueError, match="heads must be one of"):
+        TwoStreamSNN(separate.trunk, 3, 2, (2, 8, 8), heads="three")

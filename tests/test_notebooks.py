@@ -22,7 +22,7 @@ TINY_DATA = (
     " simulator.saccade_ms: 20.0, simulator.step_ms: 2.0}"
 )
 TINY_TRAIN = (
-    "{base.seeds: [3], base.num_threads: 1, train.epochs: 2, train.steps_per_epoch: 2, train.batch_size: 8,"
+    "{base.seeds: [3, 4], ablate.seeds_per_cell: 2, base.num_threads: 1, train.epochs: 2, train.steps_per_epoch: 2, train.batch_size: 8,"
     " train.warmup_epochs: 0, model.width: 0.0625, model.blocks: 2, scarcity.event_fraction: 0.5}"
 )
 
@@ -61,10 +61,10 @@ def reference(processed):
 
 def test_train_notebook_trains_and_writes_metrics(reference):
     summary = json.loads((reference / "metrics.json").read_text())
-    assert summary["method"] == "tmkt" and summary["test_acc_count"] == 1
+    assert summary["method"] == "tmkt" and summary["test_acc_count"] == 2
     assert 0.0 <= summary["test_acc_mean"] <= 1.0
     assert (reference / "runs" / "seed_3" / "history.csv").is_file()
-    assert len(pd.read_csv(reference / "runs" / "runs.csv")) == 1
+    assert len(pd.read_csv(reference / "runs" / "runs.csv")) == 2
 
 
 def test_figures_notebook_reads_every_cell(processed, reference):
@@ -83,13 +83,18 @@ def test_figures_notebook_reads_every_cell(processed, reference):
     for cell in ablate.cells(params):
         cell_params = config.parse(config.apply_overrides(raw, cell.overrides))
         train_seeds(cell_params, data, processed / cell.folder / "runs", processed / cell.folder / "metrics.json",
-                    progress=False)
+                    seeds=ablate.seeds_of(params, cell.seed_count), progress=False)
     figures = processed / "figures"
     run("03_figures", processed / "03.ipynb", params_file=str(params_file), processed_dir=str(processed / "processed"),
         figures_dir=str(figures), reports_root=str(processed))
     table = pd.read_csv(figures / "results.csv")
-    assert len(table) == 1 + len(ablate.cells(params)) and (table["seeds"] == 1).all()
-    assert set(table["axis"]) == {"reference", "method", "schedule", "aux", "event_ratio"}
+    assert len(table) == 1 + len(ablate.cells(params)) and (table["seeds"] == 2).all()
+    assert set(table["axis"]) == {"reference", "method", "heads", "schedule", "aux", "event_ratio"}
+    # every cell is compared with event_only at its fraction except event_only itself (and he2024-1.0 with nothing)
+    compared = table.set_index("cell")["vs_event_only_seeds"]
+    assert compared["event_only"] == 0 and compared["separate"] == 2 and compared["he2024-1.0"] == 0
+    assert len(pd.read_csv(figures / "convergence.csv")) == 2 * len(table)
+    assert (figures / "findings.md").read_text().startswith("- `tmkt` is ")
     for name in ("ablations", "event_ratio", "learning_curves", "cka_spike_rates", "gradient_variance", "mixed_sequence"):
         assert (figures / f"{name}.png").stat().st_size > 1000, name
     assert "tmkt" in (figures / "headline.md").read_text()

@@ -7,7 +7,7 @@ import importlib.util
 import pandas as pd
 import pytest
 
-from tmkt import paths
+from tmkt import config, paths
 
 spec = importlib.util.spec_from_file_location("factors", paths.ROOT / "studies/factors.py")
 factors = importlib.util.module_from_spec(spec)
@@ -33,10 +33,58 @@ def test_summary_marks_the_default_and_gives_the_gap():
     table = factors.summary_table(runs_table(), ["event_only", "tmkt"], {"noise": 3.0, "T": 4.0})
     assert table["value"].tolist() == ["3 (default)", "10"]
     assert table["tmkt"].tolist() == ["70.0 ± 1.4", "75.0 ± 1.4"]
-    assert table["tmkt − event_only (points)"].tolist() == ["-10.0", "-5.0"]
+    assert table["tmkt − event_only (points, 95 % CI)"].tolist() == ["-10.0 [-10.0, -10.0]", "-5.0 [-5.0, -5.0]"]
+    assert table["tmkt vs event_only"].tolist() == ["below", "below"]
 
 
 def test_levels_trained_differently_are_refused():
     factors.check_one_factor_at_a_time(runs_table())
     with pytest.raises(RuntimeError, match="levels differ in epochs"):
         factors.check_one_factor_at_a_time(runs_table(epochs=12))
+
+
+def load_study(name: str):
+    spec = importlib.util.spec_from_file_location(name, paths.ROOT / f"studies/{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+budget = load_study("budget")
+tuning = load_study("tuning")
+
+
+def curves(**runs: list[float]) -> pd.DataFrame:
+    """name 'method-epochs' -> validation curve."""
+    rows = []
+    for name, accs in runs.items():
+        method, epochs = name.rsplit("_", 1)
+        rows += [dict(method=method, epochs=int(epochs), epoch=e + 1, val_acc=a) for e, a in enumerate(accs)]
+    return pd.DataFrame(rows)
+
+
+def test_budget_is_the_shortest_length_near_the_best_and_converged():
+    table = budget.summarise(curves(
+        a_4=[0.5, 0.7, 0.80, 0.85],         # still rising: +5 points in its last quarter
+        a_8=[0.5, 0.7, 0.8, 0.86, 0.88, 0.89, 0.895, 0.893],
+        a_16=[0.5] + [0.9] * 15,
+        b_4=[0.8, 0.9, 0.9, 0.9], b_8=[0.8] + [0.9] * 7, b_16=[0.8] + [0.9] * 15,
+    ), tolerance=0.01)
+    assert table.set_index(["method", "epochs"]).loc[("a", 4), "converged"] == False  # noqa: E712
+    assert budget.choose_budget(table) == 8
+    with pytest.raises(RuntimeError, match="no candidate length"):
+        budget.choose_budget(budget.summarise(curves(a_4=[0.5, 0.6, 0.7, 0.8], a_8=[0.5] * 7 + [0.9]), 0.01))
+
+
+def test_every_method_gets_the_same_tuning_budget_and_the_best_mean_is_selected():
+    assert {len(configurations) for configurations in tuning.SPACE.values()} == {4}
+    assert tuning.label({"train.lr": 0.01, "model.heads": "shared"}) == "lr=0.01, heads=shared"
+    assert tuning.label({"model.heads": "separate", "loss.lambda_mag": 0.1, "loss.lambda_mrp": 0.1}) == \
+        "heads=separate, mag=mrp=0.1"
+    runs = pd.DataFrame(dict(method=["m"] * 6, configuration=["x", "x", "y", "y", "z", "z"], seed=[1, 2] * 3,
+                             val_acc=[0.80, 0.82, 0.85, 0.83, 0.84, 0.84]))
+    table = tuning.select(runs)
+    assert table.loc[table["selected"], "configuration"].tolist() == ["y"]  # y and z tie at 0.84: the first listed
+    for method, configurations in tuning.SPACE.items():  # every configuration is a valid params.yaml override
+        for overrides in configurations:
+            config.load(None, {"train.method": method} | overrides)

@@ -109,7 +109,7 @@ def test_test_split_is_read_only_after_training(data, tmp_path, monkeypatch):
 
 
 def test_parallel_seeds_equal_serial_seeds(data, tmp_path):
-    kwargs = {"base.seeds": [3, 4], "train.method": "tmkt"}
+    kwargs = {"base.seeds": [3, 4], "ablate.seeds_per_cell": 2, "train.method": "tmkt"}
     serial = train_seeds(params_for("tmkt", **kwargs, **{"base.parallel_runs": 1}), data, tmp_path / "s",
                          tmp_path / "s.json", progress=False)
     parallel = train_seeds(params_for("tmkt", **kwargs, **{"base.parallel_runs": 2}), data, tmp_path / "p",

@@ -6,14 +6,19 @@ axis at a time and keeps every other knob at the ``train`` stage's value, so the
 the *reference cell* shared by every axis:
 
 - ``method``: ``train.method`` in ``ablate.method`` (the reference is TMKT);
+- ``heads``: ``model.heads`` in ``ablate.heads`` (TMKT; the reference keeps ``model.heads``);
 - ``schedule``: ``mixup.schedule`` in ``ablate.schedule`` (TMKT; the reference is ``power``, k = 3);
 - ``aux``: TMKT's ``loss.domain_alignment`` / ``loss.mag`` / ``loss.mrp`` per named cell;
 - ``event_ratio``: ``scarcity.event_fraction`` × ``train.method``, the one axis crossed with another,
   because the data-ratio curve is a curve per method (He et al. 2024, Fig. 4).
 
+Seeds: the headline cells (the reference and the ``method`` axis) train every seed of ``base.seeds``; every
+other cell the first ``ablate.seeds_per_cell`` of them, so each of its seeds has a twin in the reference for
+paired comparisons (``tmkt.metrics``).
+
 ``dvc.yaml`` expands the same lists of ``params.yaml`` with ``matrix``/``foreach`` (stage
 ``ablate-<axis>@<cell>``); :func:`cells` expands them here, for the figures notebook, and a test checks
-that both expansions agree cell by cell, overrides included.
+that both expansions agree cell by cell, overrides and seed counts included.
 """
 
 from __future__ import annotations
@@ -33,7 +38,9 @@ ABLATE_DIR = "reports/ablate"
 #: Where the train stage (the reference cell) writes.
 REFERENCE_DIR = "reports/train"
 
-AXES = ("method", "schedule", "aux", "event_ratio")
+AXES = ("method", "heads", "schedule", "aux", "event_ratio")
+#: Axes whose cells train every seed of ``base.seeds`` (the others: ``ablate.seeds_per_cell``).
+HEADLINE_AXES = ("method",)
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class Cell:
     axis: str
     name: str
     overrides: dict[str, Any]
+    seed_count: int | None = None  #: how many of ``base.seeds`` it trains (None: all)
 
     @property
     def stage(self) -> str:
@@ -57,19 +65,27 @@ class Cell:
 
 def cells(params: Params) -> list[Cell]:
     """Every cell of ``params.ablate``, axis by axis, in the order of ``params.yaml``."""
-    grid = params.ablate
+    grid, n = params.ablate, params.ablate.seeds_per_cell
     out = [Cell("method", m, {"train.method": m}) for m in grid.method]
-    out += [Cell("schedule", s, {"mixup.schedule": s}) for s in grid.schedule]
+    out += [Cell("heads", h, {"model.heads": h}, n) for h in grid.heads]
+    out += [Cell("schedule", s, {"mixup.schedule": s}, n) for s in grid.schedule]
     out += [
-        Cell("aux", name, {f"loss.{term}": on for term, on in terms.model_dump().items()})
+        Cell("aux", name, {f"loss.{term}": on for term, on in terms.model_dump().items()}, n)
         for name, terms in grid.aux.items()
     ]
     out += [
-        Cell("event_ratio", f"{m}-{f}", {"train.method": m, "scarcity.event_fraction": f, "scarcity.event_per_class": None})
+        Cell("event_ratio", f"{m}-{f}", {"train.method": m, "scarcity.event_fraction": f, "scarcity.event_per_class": None}, n)
         for m in grid.event_ratio.methods
         for f in grid.event_ratio.fractions
     ]
     return out
+
+
+def seeds_of(params: Params, seed_count: int | None) -> list[int]:
+    """The seeds a cell trains: the first ``seed_count`` of ``base.seeds`` (None or 0: all of them)."""
+    if seed_count is not None and seed_count < 0:
+        raise ValueError(f"seed_count must be >= 0, got {seed_count}")
+    return list(params.base.seeds[: seed_count or None])
 
 
 def reference_values(params: Params) -> dict[str, str]:
@@ -79,6 +95,7 @@ def reference_values(params: Params) -> dict[str, str]:
     fraction = params.scarcity.event_fraction
     return dict(
         method=params.train.method,
+        heads=params.model.heads,
         schedule=params.mixup.schedule,
         aux="+".join(terms) or "none",
         event_ratio=f"{params.train.method}-{fraction}",

@@ -20,9 +20,11 @@ from __future__ import annotations
 import copy
 import difflib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar, Union
 
 import yaml
+from typing import get_args
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tmkt import paths
@@ -30,6 +32,15 @@ from tmkt import paths
 
 Method = Literal["event_only", "finetune", "he2024", "tmkt"]
 Schedule = Literal["power", "linear", "cosine", "constant"]
+Heads = Literal["separate", "shared"]  #: classifier heads of the two-stream model (tmkt.models)
+
+
+T = TypeVar("T")
+#: A knob that may take one value for every method or a mapping ``method -> value`` (all four methods listed);
+#: :func:`parse` replaces a mapping by the value of ``train.method``, so the code only ever sees one value.
+PerMethod = Union[T, dict[Method, T]]
+#: The knobs that may be given per method, as (section, key).
+PER_METHOD: tuple[tuple[str, str], ...] = (("train", "lr"), ("model", "heads"))
 
 
 class ParamsError(ValueError):
@@ -44,7 +55,7 @@ class Section(BaseModel):
 
 # --------------------------------------------------------------------------------------------- base
 class BaseConfig(Section):
-    seeds: list[int] = Field([42, 1024, 90210], min_length=1, description="Training seeds (He2024 uses 42/1024/90210)")
+    seeds: list[int] = Field([42, 1024, 90210, 7, 2025], min_length=2, description="Training seeds of the headline cells")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     num_threads: int = Field(1, ge=1, le=256, description="torch CPU threads per training process")
     parallel_runs: int = Field(3, ge=1, le=64, description="processes: seeds trained at once (one each), recordings converted at once")
@@ -135,14 +146,20 @@ class ModelConfig(Section):
     reset_grad: Literal["detach", "pass"] = Field(
         "detach", description="He2024 detaches the hard reset from the graph; norse passes gradient through it"
     )
+    heads: PerMethod[Heads] = Field(
+        "shared", description="[recon] classifier heads: one per stream (He2024) or one shared by both streams; "
+        "one value or one per method"
+    )
 
 
 class TrainConfig(Section):
     method: Method = "tmkt"
-    epochs: int = Field(8, ge=1)
+    epochs: int = Field(60, ge=1)
     steps_per_epoch: int | None = Field(20, ge=1, description="Fixed optimisation steps per epoch (null: one pass)")
     batch_size: int = Field(32, ge=2)
-    lr: float = Field(3e-3, gt=0, le=1)
+    lr: PerMethod[Annotated[float, Field(gt=0, le=1)]] = Field(
+        1e-2, description="AdamW learning rate: one value, or one per method (selected by studies/tuning.py)"
+    )
     weight_decay: float = Field(0.01, ge=0)
     warmup_epochs: int = Field(1, ge=0)
     finetune_image_fraction: float = Field(0.5, gt=0, lt=1, description="finetune: share of epochs spent on images")
@@ -151,6 +168,10 @@ class TrainConfig(Section):
     )
     tet_lambda: float = Field(1e-3, ge=0, le=1, description="TET: weight of the MSE term towards phi = v_th")
     eval_batch_size: int = Field(64, ge=1)
+    channels_last: bool = Field(
+        True, description="convolution weights in channels-last memory layout (about 1.3x faster on CPU; the "
+        "same function, rounded differently)"
+    )
 
 
 class MixupConfig(Section):
@@ -191,8 +212,8 @@ class AuxTerms(Section):
 
 
 class EventRatioAxis(Section):
-    methods: list[Method] = Field(["event_only", "he2024", "tmkt"], min_length=1)
-    fractions: list[Annotated[float, Field(gt=0, le=1)]] = Field([0.01, 0.1, 1.0], min_length=1)
+    methods: list[Method] = Field(["event_only", "tmkt"], min_length=1)
+    fractions: list[Annotated[float, Field(gt=0, le=1)]] = Field([0.01], min_length=1)
 
     _distinct_methods = field_validator("methods")(_distinct)
     _distinct_fractions = field_validator("fractions")(_distinct)
@@ -201,13 +222,13 @@ class EventRatioAxis(Section):
 class AblateConfig(Section):
     """The ablation grid, one axis at a time around the train stage's configuration (``tmkt.ablate``)."""
 
-    method: list[Method] = Field(["event_only", "finetune", "he2024"], description="train.method")
-    schedule: list[Schedule] = Field(["linear", "cosine", "constant"], description="mixup.schedule (tmkt)")
+    seeds_per_cell: int = Field(3, ge=2, description="seeds of every cell outside the headline (the first of base.seeds)")
+    method: list[Method] = Field(["event_only", "finetune", "he2024"], description="train.method (all of base.seeds)")
+    heads: list[Heads] = Field(["separate"], description="model.heads (tmkt)")
+    schedule: list[Schedule] = Field(["constant"], description="mixup.schedule (tmkt)")
     aux: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")], AuxTerms] = Field(
         default_factory=lambda: {
             "none": AuxTerms(domain_alignment=True, mag=False, mrp=False),
-            "mag": AuxTerms(domain_alignment=True, mag=True, mrp=False),
-            "mrp": AuxTerms(domain_alignment=True, mag=False, mrp=True),
             "no_da": AuxTerms(domain_alignment=False, mag=True, mrp=True),
         },
         description="loss switches (tmkt), by cell name",
@@ -215,8 +236,8 @@ class AblateConfig(Section):
     event_ratio: EventRatioAxis = EventRatioAxis()
 
     _distinct_methods = field_validator("method")(_distinct)
+    _distinct_heads = field_validator("heads")(_distinct)
     _distinct_schedules = field_validator("schedule")(_distinct)
-
 
 class FiguresConfig(Section):
     """The mechanism figures of the figures stage (METHOD.md §7)."""
@@ -227,6 +248,11 @@ class FiguresConfig(Section):
     monte_carlo_samples: int = Field(20000, ge=100, description="draws of t* and rho per r_m")
     gradient_draws: int = Field(32, ge=2, description="mixings of one batch whose gradients are compared")
     gradient_batch: int = Field(32, ge=1, description="recordings in that batch")
+    convergence_tolerance: float = Field(
+        0.01, ge=0, le=1, description="a run is converged when its last quarter of epochs improves on the best "
+        "validation accuracy before it by at most this (tmkt.convergence)"
+    )
+    confidence: float = Field(0.95, gt=0, lt=1, description="confidence of the paired t-intervals (tmkt.metrics)")
 
 
 # ------------------------------------------------------------------------------------- the whole
@@ -242,20 +268,31 @@ class Params(Section):
     ablate: AblateConfig = AblateConfig()
     figures: FiguresConfig = FiguresConfig()
 
+    @model_validator(mode="after")
+    def _enough_seeds(self) -> "Params":
+        if self.ablate.seeds_per_cell > len(self.base.seeds):
+            raise ValueError(
+                f"ablate.seeds_per_cell = {self.ablate.seeds_per_cell} exceeds the {len(self.base.seeds)} seeds of base.seeds"
+            )
+        if len(set(self.base.seeds)) != len(self.base.seeds):
+            raise ValueError(f"base.seeds must be distinct, got {self.base.seeds}")
+        return self
+
 
 #: The sections each DVC stage reads; dvc.yaml lists exactly these under the stage's ``params:``.
 STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "convert": ("data", "simulator"),
     "train": ("base", "scarcity", "model", "train", "mixup", "loss"),
     "ablate": ("base", "scarcity", "model", "train", "mixup", "loss"),
-    "figures": ("scarcity", "model", "train", "mixup", "loss", "ablate", "figures"),
+    "figures": ("base", "scarcity", "model", "train", "mixup", "loss", "ablate", "figures"),
 }
 
 
 def _format_error(err: ValidationError) -> str:
     lines = []
     for e in err.errors():
-        loc = ".".join(str(part) for part in e["loc"])
+        # pydantic names the alternatives of a union in the location ("constrained-float", "dict[...]"): drop them
+        loc = ".".join(str(part) for part in e["loc"] if not ("[" in str(part) or str(part).startswith("constrained")))
         if e["type"] == "extra_forbidden":
             parent = _section_model(e["loc"][:-1])
             allowed = sorted(parent.model_fields) if parent else []
@@ -306,12 +343,27 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any] | str | None)
     return out
 
 
+def _for_method(raw: dict[str, Any], params: Params) -> dict[str, Any]:
+    """``raw`` with every per-method mapping of :data:`PER_METHOD` replaced by the value for ``train.method``."""
+    out = copy.deepcopy(raw)
+    method = params.train.method
+    for section, key in PER_METHOD:
+        value = getattr(getattr(params, section), key)
+        if isinstance(value, dict):
+            missing = [m for m in get_args(Method) if m not in value]
+            if missing:
+                raise ParamsError(f"{section}.{key} is given per method but has no value for {', '.join(missing)}")
+            out[section][key] = value[method]
+    return out
+
+
 def parse(raw: dict[str, Any]) -> Params:
-    """Validate a parameter mapping (the content of ``params.yaml``)."""
+    """Validate a parameter mapping (the content of ``params.yaml``); per-method knobs take ``train.method``'s value."""
     if not isinstance(raw, dict):
         raise ParamsError(f"params must be a mapping of sections, got {type(raw).__name__}")
     try:
-        return Params.model_validate(raw)
+        params = Params.model_validate(raw)
+        return Params.model_validate(_for_method(raw, params))
     except ValidationError as err:
         raise ParamsError(_format_error(err)) from None
 

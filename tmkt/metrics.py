@@ -1,9 +1,24 @@
-"""Summaries over seeds: mean ± sample standard deviation (ddof = 1), never a single best seed."""
+"""Summaries over seeds: mean ± sample standard deviation (ddof = 1), never a single best seed, and paired
+differences between two configurations with a confidence interval.
+
+**Paired difference.** Two configurations trained with the same seed share their initial weights and their
+batches (``tmkt.train``), so they are compared seed by seed: for the ``n`` seeds both ran, ``d_i = a_i - b_i``,
+
+    d_bar = mean_i d_i,   s_d = std_i d_i (ddof = 1),   CI = d_bar ± t_{(1+c)/2, n-1} s_d / sqrt(n)
+
+(Student's t-interval of the mean paired difference, confidence ``c``, 95 % by default). The verdict reads the
+interval only: ``above`` when it lies entirely above 0, ``below`` when entirely below, else ``not
+distinguishable with n seeds``. Every sentence of the compendium that orders two configurations comes from
+:func:`ordering`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 #: Per-run metrics summarised over seeds (accuracies are fractions in [0, 1]).
 SUMMARISED = ("val_acc", "test_acc", "test_acc_last", "train_seconds")
@@ -23,3 +38,50 @@ def pm(mean: float, std: float, scale: float = 100.0, digits: int = 1) -> str:
     if np.isnan(std):
         return f"{scale * mean:.{digits}f}"
     return f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}"
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """Mean paired difference ``a - b`` over ``n`` shared seeds and its t-interval (fractions, not %)."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+    confidence: float
+
+    @property
+    def verdict(self) -> str:
+        """``above``, ``below`` or ``not distinguishable with n seeds``, read from the interval alone."""
+        if self.low > 0:
+            return "above"
+        if self.high < 0:
+            return "below"
+        return f"not distinguishable with {self.n} seeds"
+
+    def interval_text(self, scale: float = 100.0) -> str:
+        """``+1.2 points (95 % CI +0.3 to +2.1, paired t, 5 seeds)``."""
+        return (f"{scale * self.mean:+.1f} points ({100 * self.confidence:g} % CI {scale * self.low:+.1f} to "
+                f"{scale * self.high:+.1f}, paired t, {self.n} seeds)")
+
+
+def paired_difference(a: pd.Series, b: pd.Series, confidence: float = 0.95) -> PairedDifference:
+    """``a - b`` over the seeds (the index of both series) that both have; at least two are needed."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    shared = a.index.intersection(b.index)
+    if len(shared) < 2:
+        raise ValueError(f"a paired interval needs at least 2 shared seeds, got {list(shared)}")
+    d = (a.loc[shared] - b.loc[shared]).to_numpy(dtype=float)
+    n = len(d)
+    half = stats.t.ppf((1 + confidence) / 2, n - 1) * d.std(ddof=1) / np.sqrt(n)
+    return PairedDifference(float(d.mean()), float(d.mean() - half), float(d.mean() + half), n, confidence)
+
+
+def ordering(name_a: str, name_b: str, diff: PairedDifference) -> str:
+    """A sentence that orders ``a`` and ``b`` as the interval allows: ``a is above b by ...`` or ``... not
+    distinguishable from b with n seeds (...)``."""
+    verdict = diff.verdict
+    if verdict in ("above", "below"):
+        return f"{name_a} is {verdict} {name_b}: {diff.interval_text()}"
+    return f"{name_a} is not distinguishable from {name_b} with {diff.n} seeds: {diff.interval_text()}"

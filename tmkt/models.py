@@ -19,10 +19,12 @@ Trunks (``ModelConfig.arch``):
 - ``scnn`` [recon after He2024's N-Omniglot SCNN]: conv5×5 (15) -LIF-pool-conv5×5 (40) -LIF-pool,
   flatten, linear (300) -LIF; no BN; ``blocks`` is not used.
 
-:class:`TwoStreamSNN` shares one trunk between the appearance/mixed and the event streams. He2024 keeps
-one classifier head per stream and tests with the event head; so do we (``head_event``,
-``head_mixed``: a linear map applied at every step to the spikes of the last spiking layer after the
-trunk's final pooling, giving logits ``O_t``). The penultimate feature ``F_t`` is He2024's: the
+:class:`TwoStreamSNN` shares one trunk between the appearance/mixed and the event streams. A classifier
+head is a linear map applied at every step to the spikes of the last spiking layer after the trunk's final
+pooling, giving logits ``O_t``; testing always uses the event head. How many heads there are is
+``ModelConfig.heads`` [recon: the TMKT papers do not say]: ``separate`` keeps one per stream
+(``head_event``, ``head_mixed``; He2024's code), ``shared`` gives the mixed stream the event head, so the
+classifier that is tested also learns from the mixed sequences. The penultimate feature ``F_t`` is He2024's: the
 (post-reset) membrane potential of the last spiking layer, flattened. ``mag_head`` predicts the
 modality ``m_t`` from ``F_t`` (a logit per step), ``mrp_head`` the event ratio
 ``rho = sigmoid(w · mean_t F_t + b)``. Prediction: ``argmax_k mean_t O_t`` (:func:`predict`).
@@ -32,12 +34,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor, nn
 
-from tmkt.config import ModelConfig
+from tmkt.config import Heads, ModelConfig
 from tmkt.neurons import MultiStepLIF
 
 Head = Literal["event", "mixed"]
@@ -201,12 +203,16 @@ class TwoStreamSNN(nn.Module):
         num_classes: int,
         time_steps: int,
         input_shape: tuple[int, int, int],
+        heads: Heads = "separate",
     ) -> None:
         super().__init__()
+        if heads not in get_args(Heads):
+            raise ValueError(f"heads must be one of {get_args(Heads)}, got {heads!r}")
         self.trunk = trunk
-        self.time_steps, self.input_shape = time_steps, tuple(input_shape)
+        self.time_steps, self.input_shape, self.heads = time_steps, tuple(input_shape), heads
         self.head_event = nn.Linear(trunk.out_dim, num_classes)
-        self.head_mixed = nn.Linear(trunk.out_dim, num_classes)
+        if heads == "separate":
+            self.head_mixed = nn.Linear(trunk.out_dim, num_classes)
         self.mag_head = nn.Linear(trunk.feature_dim, 1)
         self.mrp_head = nn.Linear(trunk.feature_dim, 1)
         self._lifs = [
@@ -218,13 +224,16 @@ class TwoStreamSNN(nn.Module):
         self._check_input(x)
         if head not in ("event", "mixed"):
             raise ValueError(f"head must be 'event' or 'mixed', got {head!r}")
-        spikes = self.trunk(x)
-        return self._outputs(spikes, self.head_event if head == "event" else self.head_mixed, slice(None))
+        return self._outputs(self.trunk(x), self.classifier(head), slice(None))
+
+    def classifier(self, head: Head) -> nn.Linear:
+        """The classifier of a stream: ``head_event``, or for ``"mixed"`` its own head unless heads are shared."""
+        return self.head_mixed if head == "mixed" and self.heads == "separate" else self.head_event
 
     def forward_pair(
         self, mixed: Tensor, events: Tensor, batching: Literal["separate", "concat"] = "separate"
     ) -> tuple[ModelOutput, ModelOutput]:
-        """Outputs of the mixed stream (mixed head) and the event stream (event head).
+        """Outputs of the mixed stream (its classifier, :meth:`classifier`) and the event stream (event head).
 
         ``separate``: two passes, so BatchNorm normalises each stream with its own batch statistics (He2024).
         ``concat`` [recon]: one pass over the concatenated batch, sharing BatchNorm statistics between the
@@ -238,8 +247,8 @@ class TwoStreamSNN(nn.Module):
         self._check_input(both)
         spikes, b = self.trunk(both), mixed.shape[1]
         return (
-            self._outputs(spikes, self.head_mixed, slice(0, b)),
-            self._outputs(spikes, self.head_event, slice(b, None)),
+            self._outputs(spikes, self.classifier("mixed"), slice(0, b)),
+            self._outputs(spikes, self.classifier("event"), slice(b, None)),
         )
 
     def _check_input(self, x: Tensor) -> None:
@@ -278,4 +287,4 @@ def build_model(
     if len(input_size) != 2 or min(input_size) < 1:
         raise ValueError(f"input_size must be (H, W) with positive sizes, got {input_size!r}")
     trunk = TRUNKS[cfg.arch](cfg, in_channels, tuple(input_size))
-    return TwoStreamSNN(trunk, num_classes, time_steps, (in_channels, *input_size))
+    return TwoStreamSNN(trunk, num_classes, time_steps, (in_channels, *input_size), cfg.heads)

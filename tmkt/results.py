@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from tmkt.ablate import stage_of_notebook
-from tmkt.metrics import pm, summarize
+from tmkt.metrics import PairedDifference, ordering, paired_difference, pm, summarize
 
 #: Top-1 test accuracy (%) on N-Caltech101 as reported (He2024 selects the epoch on the test set).
 PAPER = pd.DataFrame(
@@ -26,17 +26,66 @@ PAPER = pd.DataFrame(
     columns=["method", "paper_top1", "paper_source"],
 )
 
-AXIS_ORDER = ("reference", "method", "schedule", "aux", "event_ratio")
+AXIS_ORDER = ("reference", "method", "heads", "schedule", "aux", "event_ratio")
+
+#: The baselines every cell is compared with, seed by seed, at the cell's event fraction.
+BASELINES = ("event_only", "he2024")
+#: Axes that vary TMKT around the reference; their cells are also compared with the reference.
+TMKT_AXES = ("heads", "schedule", "aux")
+#: Axes whose cells, with the reference, hold one cell per (method, event fraction).
+METHOD_AXES = ("reference", "method", "event_ratio")
 
 
-def cell_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per cell: axis, cell, method, event fraction, seeds, and mean/std of the summarised metrics."""
+def _by_seed(runs: pd.DataFrame, metric: str = "test_acc") -> pd.Series:
+    return runs.set_index("seed")[metric]
+
+
+def comparisons(runs: pd.DataFrame, confidence: float = 0.95) -> dict[tuple[str, str], dict[str, PairedDifference]]:
+    """Paired test-accuracy differences of every cell (``(axis, cell)``) to each of :data:`BASELINES` at the same
+    event fraction, and for the cells of :data:`TMKT_AXES` to the reference; keyed by what it is compared with.
+
+    A cell is not compared with itself, nor with a baseline that has no run at its event fraction.
+    """
+    anchors = runs[runs["axis"].isin(METHOD_AXES)]
+    out = {}
+    for (axis, cell), own in runs.groupby(["axis", "cell"], sort=False):
+        fraction, found = own["event_fraction"].iloc[0], {}
+        for base in BASELINES:
+            other = anchors[(anchors["method"] == base) & (anchors["event_fraction"] == fraction)]
+            if len(other) and not (other["axis"].iloc[0] == axis and other["cell"].iloc[0] == cell):
+                found[base] = paired_difference(_by_seed(own), _by_seed(other), confidence)
+        if axis in TMKT_AXES:
+            found["reference"] = paired_difference(_by_seed(own), _by_seed(runs[runs["axis"] == "reference"]), confidence)
+        out[(axis, cell)] = found
+    return out
+
+
+def cell_table(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """One row per cell: axis, cell, method, event fraction, seeds, mean/std of the summarised metrics, and per
+    comparison ``vs_<other>_{diff,low,high,seeds,verdict}`` (paired t-interval, :func:`comparisons`)."""
     keys = ["axis", "cell", "method", "event_fraction"]
     table = summarize(runs, by=keys).rename(columns={"test_acc_count": "seeds"})
     table["seeds"] = table["seeds"].astype(int)
     table["best_epoch_mean"] = runs.groupby(keys, sort=False)["best_epoch"].mean().to_numpy()
+    found = comparisons(runs, confidence)
+    for other in BASELINES + ("reference",):
+        diffs = [found[(a, c)].get(other) for a, c in zip(table["axis"], table["cell"])]
+        table[f"vs_{other}_diff"] = [d.mean if d else float("nan") for d in diffs]
+        table[f"vs_{other}_low"] = [d.low if d else float("nan") for d in diffs]
+        table[f"vs_{other}_high"] = [d.high if d else float("nan") for d in diffs]
+        table[f"vs_{other}_seeds"] = [d.n if d else 0 for d in diffs]
+        table[f"vs_{other}_verdict"] = [d.verdict if d else "" for d in diffs]
     order = {axis: i for i, axis in enumerate(AXIS_ORDER)}
     return table.sort_values("axis", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
+
+
+def _interval(table: pd.DataFrame, other: str) -> list[str]:
+    """``+1.2 [+0.3, +2.1]`` in points per row (empty where the row is not compared with ``other``)."""
+    return [
+        "" if seeds == 0 else f"{100 * d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+        for d, lo, hi, seeds in zip(table[f"vs_{other}_diff"], table[f"vs_{other}_low"], table[f"vs_{other}_high"],
+                                    table[f"vs_{other}_seeds"])
+    ]
 
 
 def _pm(table: pd.DataFrame, metric: str) -> list[str]:
@@ -45,7 +94,7 @@ def _pm(table: pd.DataFrame, metric: str) -> list[str]:
 
 
 def readable(table: pd.DataFrame) -> pd.DataFrame:
-    """The cell table as text: accuracies in % as ``mean ± std``."""
+    """The cell table as text: accuracies in % as ``mean ± std``, paired differences in points with their CI."""
     return pd.DataFrame(
         {
             "axis": table["axis"],
@@ -56,23 +105,45 @@ def readable(table: pd.DataFrame) -> pd.DataFrame:
             "val. acc. (%)": _pm(table, "val_acc"),
             "test acc., last epoch (%)": _pm(table, "test_acc_last"),
             "seeds": table["seeds"],
+            "− event_only (points, 95 % CI)": _interval(table, "event_only"),
+            "− he2024": _interval(table, "he2024"),
+            "− reference": _interval(table, "reference"),
         }
     )
 
 
 def headline(table: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """Methods at the reference event ratio beside the papers' numbers (a different dataset and scale)."""
+    """Methods at the reference event ratio, their paired differences, and beside them the papers' numbers (a
+    different dataset and scale)."""
     rows = table[table["axis"].isin(["reference", "method"])]
     out = pd.DataFrame(
         {
             "method": rows["method"],
             f"{dataset}, this compendium: test acc. (%)": _pm(rows, "test_acc"),
             "seeds": rows["seeds"],
+            "− event_only (points, 95 % CI)": _interval(rows, "event_only"),
+            "− he2024 (points, 95 % CI)": _interval(rows, "he2024"),
         }
     ).merge(PAPER, on="method", how="left")
     return out.rename(
         columns={"paper_top1": "N-Caltech101, paper (VGG-SNN, T=10, 48×48): top-1 (%)", "paper_source": "source"}
     )
+
+
+def findings(runs: pd.DataFrame, confidence: float = 0.95) -> list[str]:
+    """The ordering sentences of the headline: each method at the reference event fraction against each
+    baseline, then every TMKT ablation cell against the reference; each read from its interval (:func:`ordering`)."""
+    found = comparisons(runs, confidence)
+    headline_cells = runs[runs["axis"].isin(["reference", "method"])].drop_duplicates(["axis", "cell"])
+    sentences = []
+    for base in BASELINES:
+        for axis, cell, method in headline_cells[["axis", "cell", "method"]].itertuples(index=False):
+            if base in found[(axis, cell)]:
+                sentences.append(ordering(f"`{method}`", f"`{base}`", found[(axis, cell)][base]))
+    for (axis, cell), diffs in found.items():
+        if "reference" in diffs:
+            sentences.append(ordering(f"TMKT's `{axis}` cell `{cell}`", "the reference", diffs["reference"]))
+    return sentences
 
 
 def to_markdown(table: pd.DataFrame) -> str:
@@ -88,3 +159,24 @@ def notebook_seconds(notebooks: list[Path], root: Path) -> pd.DataFrame:
             rows.append(dict(stage=stage_of_notebook(path, root), notebook=str(path.relative_to(root)),
                              seconds=round(float(meta["duration"]), 1), finished=meta.get("end_time")))
     return pd.DataFrame(rows, columns=["stage", "notebook", "seconds", "finished"])
+
+
+#: Orderings (``a`` above ``b``) checked against the papers' N-Caltech101 table, each with its paired interval.
+PAPER_CLAIMS = (("tmkt", "he2024"), ("tmkt", "event_only"), ("he2024", "event_only"))
+
+
+def paper_claims(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Each claim of :data:`PAPER_CLAIMS` at the reference event fraction: the paired interval and whether this
+    default reproduces it (``reproduced``: a above b; ``contradicted``: a below b; else ``not settled``).
+    """
+    found = comparisons(runs, confidence)
+    headline_cells = runs[runs["axis"].isin(["reference", "method"])].drop_duplicates("method")
+    cell_of = {m: (a, c) for a, c, m in headline_cells[["axis", "cell", "method"]].itertuples(index=False)}
+    rows = []
+    for a, b in PAPER_CLAIMS:
+        if a not in cell_of or b not in found.get(cell_of[a], {}):
+            continue
+        diff = found[cell_of[a]][b]
+        status = {"above": "reproduced", "below": "contradicted"}.get(diff.verdict, f"not settled ({diff.verdict})")
+        rows.append(dict(claim=f"{a} above {b}", difference=diff.interval_text(), verdict=status))
+    return pd.DataFrame(rows, columns=["claim", "difference", "verdict"])

@@ -44,12 +44,14 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from tmkt import io
+from tmkt import io, paths
 from tmkt.config import Params
 from tmkt.losses import DomainAlignment, mag_accuracy, mag_loss, mrp_loss, tet_loss, total_loss
 from tmkt.mixup import mix, ratio_schedule
 from tmkt.models import TwoStreamSNN, build_model, predict
+from tmkt.processed import FILES as PROCESSED_FILES
 from tmkt.processed import ProcessedData
+from tmkt.provenance import closure
 from tmkt.splits import scarce_event_train
 
 CHECKPOINT = "checkpoint.pt"
@@ -96,17 +98,22 @@ def warmup_cosine(warmup_steps: int, total_steps: int):
     return factor
 
 
-def fingerprint(params: Params, seed: int) -> str:
-    """Identity of a run: the parameters that shape it, the seed and the package's code.
+def fingerprint(params: Params, seed: int, data_folder: str | Path) -> str:
+    """Identity of a run: the parameters that shape it, the seed, the processed data and the code that trains it.
 
-    A checkpoint resumes only the very run that wrote it; after a change of parameters or of ``tmkt``'s
-    code the run starts afresh (``base.device`` and ``base.num_threads`` do not count).
+    The code is every package file this module reaches through its imports (``tmkt.provenance``), so an edit of
+    a plotting or results module keeps every checkpoint. A checkpoint resumes only the very run that wrote it;
+    after a change of parameters, data or training code the run starts afresh (``base.device`` and
+    ``base.num_threads`` do not count).
     """
     keys = ("data", "simulator", "scarcity", "model", "train", "mixup", "loss")
     digest = hashlib.sha256()
     digest.update(json.dumps({k: getattr(params, k).model_dump() for k in keys} | {"seed": seed}, sort_keys=True).encode())
-    for source in sorted(Path(__file__).parent.rglob("*.py")):
-        digest.update(source.read_bytes())
+    for source in closure({__name__}):
+        digest.update(str(source).encode() + (paths.ROOT / source).read_bytes())
+    for name in PROCESSED_FILES:
+        with open(Path(data_folder) / name, "rb") as f:
+            digest.update(hashlib.file_digest(f, "sha256").digest())
     return digest.hexdigest()[:16]
 
 
@@ -158,6 +165,8 @@ class Trainer:
         T = data.time_steps
         torch.manual_seed(seed)
         self.model: TwoStreamSNN = build_model(params.model, len(data.classes), T, data.frame_size).to(self.device)
+        if cfg.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.alignment = DomainAlignment(T, self.recipe.step_weights, params.loss.da_eta_init).to(self.device)
         self.optimizer = torch.optim.AdamW(
             list(self.model.parameters()) + list(self.alignment.parameters()), lr=cfg.lr, weight_decay=cfg.weight_decay
@@ -171,7 +180,7 @@ class Trainer:
         self.image_epochs = round(cfg.epochs * cfg.finetune_image_fraction) if cfg.method == "finetune" else 0
         self.history: list[dict] = []
         self.best: dict = {"val_acc": -1.0}
-        self.fingerprint = fingerprint(params, seed)
+        self.fingerprint = fingerprint(params, seed, data.folder)
 
     # ------------------------------------------------------------------ checkpoints
     def _state(self) -> dict:
@@ -372,35 +381,56 @@ def _worker_context() -> multiprocessing.context.BaseContext:
 
 
 def _train_one(params: Params, data_dir: Path, run_dir: Path, seed: int, progress: bool) -> dict:
-    """One seed in a worker process (re-opens the memory-mapped data)."""
+    """One run in a worker process (re-opens the memory-mapped data)."""
     return Trainer(params, ProcessedData.load(data_dir), run_dir, seed).fit(progress)
 
 
-def train_seeds(
-    params: Params, data: ProcessedData, runs_dir: str | Path, metrics_path: str | Path, progress: bool = True
-) -> pd.DataFrame:
-    """Train the configuration once per seed of ``base.seeds`` into ``runs_dir/seed_<s>``; one row of metrics each.
+@dataclass(frozen=True)
+class Run:
+    """One training run: a configuration, a seed and the folder it writes (checkpoint, history, metrics)."""
 
-    Up to ``base.parallel_runs`` seeds train at once, each in its own process (``_worker_context``). Run folders of
-    seeds no longer listed are removed. Writes ``runs_dir/runs.csv`` (one row per seed) and
-    ``metrics_path``: the mean ± std over seeds (``tmkt.metrics.summarize``), what ``dvc metrics`` shows.
+    params: Params
+    seed: int
+    folder: Path
+
+
+def train_runs(runs: list[Run], data: ProcessedData, workers: int, progress: bool = True) -> list[dict]:
+    """Train ``runs``, up to ``workers`` at once, each in its own process (``_worker_context``); their metrics.
+
+    A run's result does not depend on the process that trains it or on the runs beside it.
+    """
+    jobs = [(run.params, data.folder, Path(run.folder), run.seed, progress) for run in runs]
+    workers = min(workers, len(jobs))
+    if workers <= 1:
+        return [_train_one(*job) for job in jobs]
+    with ProcessPoolExecutor(workers, mp_context=_worker_context()) as pool:
+        return list(pool.map(_train_one, *zip(*jobs)))
+
+
+def train_seeds(
+    params: Params,
+    data: ProcessedData,
+    runs_dir: str | Path,
+    metrics_path: str | Path,
+    seeds: list[int] | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Train the configuration once per seed (``seeds``, default ``base.seeds``) into ``runs_dir/seed_<s>``.
+
+    Up to ``base.parallel_runs`` seeds train at once (:func:`train_runs`). Run folders of seeds no longer
+    listed are removed. Writes ``runs_dir/runs.csv`` (one row per seed) and ``metrics_path``
+    (:func:`tmkt.metrics.summarize`: mean ± std over seeds, what ``dvc metrics`` shows); returns the runs.
     """
     from tmkt.metrics import summarize
 
     runs_dir = Path(runs_dir)
-    seeds = params.base.seeds
+    seeds = list(params.base.seeds if seeds is None else seeds)
     wanted = {f"seed_{seed}" for seed in seeds}
     for stale in runs_dir.glob("seed_*"):
         if stale.name not in wanted:
             shutil.rmtree(stale)
-    jobs = [(params, data.folder, runs_dir / f"seed_{seed}", seed, progress) for seed in seeds]
-    workers = min(params.base.parallel_runs, len(seeds))
-    if workers == 1:
-        results = [_train_one(*job) for job in jobs]
-    else:
-        with ProcessPoolExecutor(workers, mp_context=_worker_context()) as pool:
-            results = list(pool.map(_train_one, *zip(*jobs)))
-    runs = pd.DataFrame(results)
+    jobs = [Run(params, seed, runs_dir / f"seed_{seed}") for seed in seeds]
+    runs = pd.DataFrame(train_runs(jobs, data, params.base.parallel_runs, progress))
     io.write_csv(runs_dir / RUNS_TABLE, runs.to_dict("records"))
     io.write_json(metrics_path, dict(method=params.train.method, **summarize(runs).iloc[0].to_dict()))
     return runs
