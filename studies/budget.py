@@ -12,12 +12,14 @@ A longer run keeps improving for two reasons: more updates, and a learning rate 
 different lengths, each annealed to zero, tell them apart, which is why the study trains several lengths rather
 than one long run. The chosen budget is the shortest length whose best validation accuracy lies within
 ``--tolerance`` of the best any length reached, for every method, and whose runs pass the convergence check of
-``tmkt.convergence`` with the same tolerance (the last quarter of epochs improves by at most that much).
+``tmkt.convergence`` (the last quarter of epochs improves by at most ``figures.convergence_tolerance``, the
+pipeline's own check).
 
 Writes ``reports/studies/budget_curves.csv`` (one row per run and epoch), ``budget.csv`` (one row per run: best
 validation accuracy, its epoch, the last-quarter gain, and the chosen budget) and ``budget.png`` atomically. Runs
 are checkpointed under ``data/studies/budget`` (an interrupted study resumes).
-Run: ``python studies/budget.py [--lengths 10 20 40 50 60 75] [--tolerance 0.01]``.
+Run: ``python studies/budget.py [--lengths 10 20 40 50 60 75] [--tolerance 0.01]``; ``--from-histories`` summarises
+the runs already in ``data/studies/budget`` without training (after a change of the criterion, say).
 """
 
 from __future__ import annotations
@@ -53,9 +55,9 @@ def plan(lengths: list[int], seed: int) -> list[tuple[str, int, Run]]:
     return out
 
 
-def summarise(curves: pd.DataFrame, tolerance: float) -> pd.DataFrame:
-    """One row per (method, length): best validation accuracy and its epoch, the last-quarter gain, and whether
-    the run is within ``tolerance`` of the method's best length and converged."""
+def summarise(curves: pd.DataFrame, tolerance: float, convergence_tolerance: float) -> pd.DataFrame:
+    """One row per (method, length): best validation accuracy and its epoch, the last-quarter gain, whether the run
+    is within ``tolerance`` of the method's best length, and whether it converged (``convergence_tolerance``)."""
     rows = []
     for (method, epochs), run in curves.groupby(["method", "epochs"], sort=False):
         acc = run.sort_values("epoch")["val_acc"].to_numpy()
@@ -64,7 +66,7 @@ def summarise(curves: pd.DataFrame, tolerance: float) -> pd.DataFrame:
     summary = pd.DataFrame(rows)
     best = summary.groupby("method", sort=False)["best_val_acc"].transform("max")
     summary["within_tolerance"] = summary["best_val_acc"] >= best - tolerance
-    summary["converged"] = summary["last_quarter_gain"] <= tolerance
+    summary["converged"] = summary["last_quarter_gain"] <= convergence_tolerance
     return summary
 
 
@@ -101,23 +103,25 @@ def budget_figure(curves: pd.DataFrame, summary: pd.DataFrame, budget: int) -> p
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[10, 20, 40, 50, 60, 75], help="candidate epochs")
-    parser.add_argument("--tolerance", type=float, default=0.01, help="within this of the best (fraction)")
+    parser.add_argument("--tolerance", type=float, default=0.01, help="within this of the best length (fraction)")
     parser.add_argument("--workers", type=int, default=2, help="runs trained at once (one per core)")
+    parser.add_argument("--from-histories", action="store_true", help="summarise the runs there, train nothing")
     args = parser.parse_args()
 
     params = config.load()
-    data = ProcessedData.load(paths.PROCESSED)
     jobs = plan(sorted(args.lengths), params.base.seeds[0])
-    train_runs([run for *_, run in jobs], data, args.workers, progress=False)
+    if not args.from_histories:
+        train_runs([run for *_, run in jobs], ProcessedData.load(paths.PROCESSED), args.workers, progress=False)
     curves = pd.concat(
         [pd.read_csv(run.folder / "history.csv")[["epoch", "val_acc"]].assign(method=method, epochs=epochs)
          for method, epochs, run in jobs],
         ignore_index=True,
     )
-    summary = summarise(curves, args.tolerance)
+    summary = summarise(curves, args.tolerance, params.figures.convergence_tolerance)
     io.write_csv(OUT_DIR / "budget_curves.csv", curves[["method", "epochs", "epoch", "val_acc"]].to_dict("records"))
     budget = choose_budget(summary)  # after the curves are written: a failed choice keeps them
     summary["budget_epochs"], summary["tolerance"] = budget, args.tolerance
+    summary["convergence_tolerance"] = params.figures.convergence_tolerance
     summary["setting"] = ", ".join(f"{key} = {value}" for key, value in UNTUNED.items())
     io.write_csv(OUT_DIR / "budget.csv", summary.to_dict("records"))
     io.save_figure(OUT_DIR / "budget.png", budget_figure(curves, summary, budget))

@@ -127,10 +127,13 @@ def test_readme_paper_scale_command_is_valid_and_is_the_paper_recipe():
 
 @pytest.mark.parametrize(
     "marker, source",
-    [("headline", "reports/figures/headline.md"), ("factors", "reports/studies/factors.md")],
+    [("headline", "reports/figures/headline.md"), ("findings", "reports/figures/findings.md"),
+     ("convergence", "reports/figures/convergence.md"),
+     ("claims", "reports/figures/paper_claims.md"), ("tuning", "reports/studies/tuning.md"),
+     ("factors", "reports/studies/factors.md")],
 )
 def test_readme_tables_are_the_ones_the_code_wrote(marker, source):
-    """Each results table of the README is a file the pipeline (or studies/factors.py) wrote, verbatim."""
+    """Each results table and the ordering sentences of the README are files the pipeline (or a study) wrote, verbatim."""
     written = paths.ROOT / source
     if not written.is_file():
         pytest.skip(f"{source} has not been written in this checkout")

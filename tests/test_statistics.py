@@ -113,7 +113,10 @@ def test_cells_are_compared_with_the_baselines_at_their_own_fraction():
     assert table.at["tmkt-1.0", "vs_he2024_seeds"] == 0  # no he2024 run at 1.0
     sentences = results.findings(runs)
     assert sentences[0].startswith("`tmkt` is above `event_only`: +5.0 points")
+    # each pair once: he2024 against event_only, not event_only against he2024 as well
+    assert sum("`he2024`" in s and "`event_only`" in s for s in sentences) == 1
     assert any(s.startswith("TMKT's `heads` cell `shared` is above the reference") for s in sentences)
+    assert sentences[-1].startswith("with 100 % of the event data, `tmkt` is not distinguishable from `event_only`")
     claims = results.paper_claims(runs).set_index("claim")["verdict"]
     assert claims["tmkt above he2024"] == "not settled (not distinguishable with 5 seeds)"
     assert claims["tmkt above event_only"] == "reproduced" and claims["he2024 above event_only"] == "reproduced"

@@ -69,11 +69,11 @@ def test_budget_is_the_shortest_length_near_the_best_and_converged():
         a_8=[0.5, 0.7, 0.8, 0.86, 0.88, 0.89, 0.895, 0.893],
         a_16=[0.5] + [0.9] * 15,
         b_4=[0.8, 0.9, 0.9, 0.9], b_8=[0.8] + [0.9] * 7, b_16=[0.8] + [0.9] * 15,
-    ), tolerance=0.01)
+    ), tolerance=0.01, convergence_tolerance=0.01)
     assert table.set_index(["method", "epochs"]).loc[("a", 4), "converged"] == False  # noqa: E712
     assert budget.choose_budget(table) == 8
     with pytest.raises(RuntimeError, match="no candidate length"):
-        budget.choose_budget(budget.summarise(curves(a_4=[0.5, 0.6, 0.7, 0.8], a_8=[0.5] * 7 + [0.9]), 0.01))
+        budget.choose_budget(budget.summarise(curves(a_4=[0.5, 0.6, 0.7, 0.8], a_8=[0.5] * 7 + [0.9]), 0.01, 0.01))
 
 
 def test_every_method_gets_the_same_tuning_budget_and_the_best_mean_is_selected():

@@ -229,7 +229,6 @@ class AblateConfig(Section):
     aux: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")], AuxTerms] = Field(
         default_factory=lambda: {
             "none": AuxTerms(domain_alignment=True, mag=False, mrp=False),
-            "no_da": AuxTerms(domain_alignment=False, mag=True, mrp=True),
         },
         description="loss switches (tmkt), by cell name",
     )
@@ -249,7 +248,7 @@ class FiguresConfig(Section):
     gradient_draws: int = Field(32, ge=2, description="mixings of one batch whose gradients are compared")
     gradient_batch: int = Field(32, ge=1, description="recordings in that batch")
     convergence_tolerance: float = Field(
-        0.01, ge=0, le=1, description="a run is converged when its last quarter of epochs improves on the best "
+        0.02, ge=0, le=1, description="a run is converged when its last quarter of epochs improves on the best "
         "validation accuracy before it by at most this (tmkt.convergence)"
     )
     confidence: float = Field(0.95, gt=0, lt=1, description="confidence of the paired t-intervals (tmkt.metrics)")

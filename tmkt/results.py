@@ -131,18 +131,24 @@ def headline(table: pd.DataFrame, dataset: str) -> pd.DataFrame:
 
 
 def findings(runs: pd.DataFrame, confidence: float = 0.95) -> list[str]:
-    """The ordering sentences of the headline: each method at the reference event fraction against each
-    baseline, then every TMKT ablation cell against the reference; each read from its interval (:func:`ordering`)."""
+    """The ordering sentences: each method at the reference event fraction against each baseline (each pair once),
+    every TMKT ablation cell against the reference, and every cell of the event-ratio axis against the baselines at
+    its fraction; each read from its interval (:func:`ordering`)."""
     found = comparisons(runs, confidence)
     headline_cells = runs[runs["axis"].isin(["reference", "method"])].drop_duplicates(["axis", "cell"])
-    sentences = []
+    sentences, stated = [], set()
     for base in BASELINES:
         for axis, cell, method in headline_cells[["axis", "cell", "method"]].itertuples(index=False):
-            if base in found[(axis, cell)]:
+            if base in found[(axis, cell)] and frozenset((method, base)) not in stated:  # not b against a again
+                stated.add(frozenset((method, base)))
                 sentences.append(ordering(f"`{method}`", f"`{base}`", found[(axis, cell)][base]))
     for (axis, cell), diffs in found.items():
         if "reference" in diffs:
             sentences.append(ordering(f"TMKT's `{axis}` cell `{cell}`", "the reference", diffs["reference"]))
+    ratio_cells = runs[runs["axis"] == "event_ratio"].drop_duplicates("cell")
+    for cell, method, fraction in ratio_cells[["cell", "method", "event_fraction"]].itertuples(index=False):
+        for base, diff in found[("event_ratio", cell)].items():
+            sentences.append(ordering(f"with {100 * fraction:g} % of the event data, `{method}`", f"`{base}`", diff))
     return sentences
 
 
