@@ -120,3 +120,18 @@ def test_cells_are_compared_with_the_baselines_at_their_own_fraction():
     claims = results.paper_claims(runs).set_index("claim")["verdict"]
     assert claims["tmkt above he2024"] == "not settled (not distinguishable with 5 seeds)"
     assert claims["tmkt above event_only"] == "reproduced" and claims["he2024 above event_only"] == "reproduced"
+
+
+def test_ablation_figure_is_the_same_picture_twice_and_leaves_the_global_generator_alone(tmp_path):
+    from tmkt import io, result_plots
+
+    runs = pd.DataFrame(dict(value=["a"] * 5 + ["b"] * 5, test_acc=np.linspace(0.8, 0.9, 10)))
+    pictures = []
+    for caller_seed in (1, 2):  # whatever state the caller's generator is in
+        np.random.seed(caller_seed)
+        expected_next = np.random.random()
+        np.random.seed(caller_seed)
+        io.save_figure(tmp_path / f"{caller_seed}.png", result_plots.ablation_figure(runs, "a", "t", "x"))
+        assert np.random.random() == expected_next  # the caller's generator state is given back
+        pictures.append((tmp_path / f"{caller_seed}.png").read_bytes())
+    assert pictures[0] == pictures[1]
