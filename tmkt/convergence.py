@@ -9,9 +9,6 @@ and the run counts as converged when ``g <= tolerance``: either its best-validat
 quarter (``g <= 0``), or the last quarter improves on everything before it by no more than the tolerance (the
 curve is flat there). A run whose curve still climbs at the end is not converged: its test accuracy measures how
 fast it learns, not where it ends.
-
-The *plateau epoch* of a curve is the first epoch whose accuracy comes within ``tolerance`` of the curve's best;
-``studies/budget.py`` sizes the default budget from it.
 """
 
 from __future__ import annotations
@@ -34,14 +31,6 @@ def last_quarter_gain(val_acc: Sequence[float]) -> float:
     acc = np.asarray(val_acc, dtype=float)
     q = last_quarter_start(len(acc))
     return float(acc[q:].max() - acc[:q].max())
-
-
-def plateau_epoch(val_acc: Sequence[float], tolerance: float) -> int:
-    """The first epoch (1-based) whose accuracy is within ``tolerance`` of the curve's best."""
-    acc = np.asarray(val_acc, dtype=float)
-    if acc.size == 0:
-        raise ValueError("an empty validation curve has no plateau")
-    return int(np.argmax(acc >= acc.max() - tolerance)) + 1
 
 
 def convergence_table(histories: pd.DataFrame, by: list[str], tolerance: float) -> pd.DataFrame:
