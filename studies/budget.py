@@ -5,14 +5,14 @@ each candidate length (``--lengths``, in epochs of ``train.steps_per_epoch`` ste
 warm-up and cosine schedule, and records the validation accuracy after every epoch. The budget comes first and the
 tuning of each method's knobs (``studies/tuning.py``) second, at the chosen budget; so this study trains every
 method with one untuned setting, :data:`UNTUNED` (one learning rate, one classifier head per stream), everything
-else at the values of ``params.yaml``. The test split is read by the runs (``tmkt.train`` always reads it once at the end) but never
+else at the values of ``params.yaml``. The test split is read by the runs (``tmkt.training.loop`` always reads it once at the end) but never
 by this study.
 
 A longer run keeps improving for two reasons: more updates, and a learning rate that anneals later. Only runs of
 different lengths, each annealed to zero, tell them apart, which is why the study trains several lengths rather
 than one long run. The chosen budget is the shortest length whose best validation accuracy lies within
 ``--tolerance`` of the best any length reached, for every method, and whose runs pass the convergence check of
-``tmkt.convergence`` (the last quarter of epochs improves by at most ``figures.convergence_tolerance``, the
+``tmkt.results.convergence`` (the last quarter of epochs improves by at most ``figures.convergence_tolerance``, the
 pipeline's own check).
 
 Writes ``reports/studies/budget_curves.csv`` (one row per run and epoch), ``budget.csv`` (one row per run: best
@@ -32,17 +32,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from tmkt import config, io, paths  # noqa: E402
-from tmkt.convergence import last_quarter_gain, last_quarter_start  # noqa: E402
-from tmkt.plots import METHOD_COLORS  # noqa: E402
-from tmkt.processed import ProcessedData  # noqa: E402
-from tmkt.train import Run, train_runs  # noqa: E402
+from tmkt import config, io, layout  # noqa: E402
+from tmkt.results.convergence import last_quarter_gain, last_quarter_start  # noqa: E402
+from tmkt.plots.style import METHOD_COLORS  # noqa: E402
+from tmkt.data.processed import ProcessedData  # noqa: E402
+from tmkt.training.runs import Run, train_runs  # noqa: E402
 
 METHODS = ("event_only", "finetune", "he2024", "tmkt")
 #: The setting of every run of this study: chosen before any tuning, the same for every method.
 UNTUNED = {"train.lr": 0.01, "model.heads": "separate"}
-WORK_DIR = paths.ROOT / "data/studies/budget"
-OUT_DIR = paths.ROOT / "reports/studies"
+WORK_DIR = layout.ROOT / "data/studies/budget"
+OUT_DIR = layout.ROOT / "reports/studies"
 
 
 def plan(lengths: list[int], seed: int) -> list[tuple[str, int, Run]]:
@@ -111,7 +111,7 @@ def main() -> None:
     params = config.load()
     jobs = plan(sorted(args.lengths), params.base.seeds[0])
     if not args.from_histories:
-        train_runs([run for *_, run in jobs], ProcessedData.load(paths.PROCESSED), args.workers, progress=False)
+        train_runs([run for *_, run in jobs], ProcessedData.load(layout.PROCESSED), args.workers, progress=False)
     curves = pd.concat(
         [pd.read_csv(run.folder / "history.csv")[["epoch", "val_acc"]].assign(method=method, epochs=epochs)
          for method, epochs, run in jobs],

@@ -7,13 +7,13 @@ everything else at the values of ``params.yaml``:
 - noise: ``simulator.background_rate_hz`` (background-activity events per pixel and second);
 - T: ``data.time_bins`` (steps per recording, also the number of mixing positions of time-step mixup).
 
-Each level is a new conversion (``tmkt.convert``) into ``data/studies/<level>/processed`` and a training run
+Each level is a new conversion (``tmkt.data.convert``) into ``data/studies/<level>/processed`` and a training run
 of every method of ``ablate.event_ratio.methods`` with the first ``ablate.seeds_per_cell`` seeds of ``base.seeds``
-(``tmkt.train.train_seeds``; an interrupted study resumes from the checkpoints there). The default level is not
-retrained: its runs are the pipeline's (``reports/train`` and ``reports/ablate/method``, via ``tmkt.ablate``) on the
+(``tmkt.training.runs.train_seeds``; an interrupted study resumes from the checkpoints there). The default level is not
+retrained: its runs are the pipeline's (``reports/train`` and ``reports/ablate/method``, via ``tmkt.grid``) on the
 same seeds, so run ``dvc repro`` first. Model selection is on validation; the test accuracy is that of the
 best-validation epoch, mean ± std over seeds, and TMKT is compared with event-only training seed by seed (paired
-t-interval, ``tmkt.metrics``).
+t-interval, ``tmkt.stats``).
 
 Writes ``reports/studies/factors.csv`` (one row per run), ``factors.md`` (mean ± std per level and method) and
 ``factors.png`` atomically. Run: ``python studies/factors.py [--noise 0.3 10] [--time-bins 2 8]``.
@@ -31,17 +31,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from tmkt import ablate, config, io, paths, results  # noqa: E402
-from tmkt.convert import convert  # noqa: E402
-from tmkt.metrics import paired_difference, pm, summarize  # noqa: E402
-from tmkt.plots import METHOD_COLORS  # noqa: E402
-from tmkt.processed import ProcessedData  # noqa: E402
-from tmkt.train import train_seeds  # noqa: E402
+from tmkt import config, grid, io, layout  # noqa: E402
+from tmkt.results import tables  # noqa: E402
+from tmkt.data.convert import convert  # noqa: E402
+from tmkt.stats import paired_difference, pm, summarize  # noqa: E402
+from tmkt.plots.style import METHOD_COLORS  # noqa: E402
+from tmkt.data.processed import ProcessedData  # noqa: E402
+from tmkt.training.runs import train_seeds  # noqa: E402
 
 #: factor name -> the parameter it sets
 FACTORS = {"noise": "simulator.background_rate_hz", "T": "data.time_bins"}
-WORK_DIR = paths.ROOT / "data/studies"
-OUT_DIR = paths.ROOT / "reports/studies"
+WORK_DIR = layout.ROOT / "data/studies"
+OUT_DIR = layout.ROOT / "reports/studies"
 
 
 def run_level(key: str, value, methods: list[str]) -> pd.DataFrame:
@@ -56,15 +57,15 @@ def run_level(key: str, value, methods: list[str]) -> pd.DataFrame:
         print(f"== {key} = {value}: {method}", flush=True)
         run = config.load(None, {key: value, "train.method": method})
         runs_dir = folder / method / "runs"
-        seeds = ablate.seeds_of(run, run.ablate.seeds_per_cell)
+        seeds = grid.seeds_of(run, run.ablate.seeds_per_cell)
         tables.append(train_seeds(run, data, runs_dir, folder / method / "metrics.json", seeds=seeds, progress=False))
     return pd.concat(tables, ignore_index=True)
 
 
 def pipeline_runs(params: config.Params, methods: list[str]) -> pd.DataFrame:
     """The default level: the pipeline's runs of ``methods`` at the reference configuration."""
-    runs = ablate.axis_runs(ablate.load_runs(params), params, "method")
-    seeds = ablate.seeds_of(params, params.ablate.seeds_per_cell)
+    runs = tables.axis_runs(layout.load_runs(grid.with_reference(params)), params, "method")
+    seeds = grid.seeds_of(params, params.ablate.seeds_per_cell)
     return runs[runs["method"].isin(methods) & runs["seed"].isin(seeds)].reset_index(drop=True)
 
 
@@ -147,7 +148,7 @@ def main() -> None:
     columns = ["factor", "value", "method", "seed", "val_acc", "test_acc", "test_acc_last", "best_epoch", "source"]
     io.write_csv(OUT_DIR / "factors.csv", runs[columns].to_dict("records"))
     table = summary_table(runs, methods, defaults)
-    io.write_text(OUT_DIR / "factors.md", results.to_markdown(table))
+    io.write_text(OUT_DIR / "factors.md", tables.to_markdown(table))
     io.save_figure(OUT_DIR / "factors.png", factors_figure(runs, defaults))
     print(table.to_markdown(index=False))
 

@@ -10,7 +10,7 @@ Each method gets the same number of configurations (four), trained with the same
   (``loss.lambda_mag = loss.lambda_mrp``), at the default learning rate.
 
 Per method the configuration with the best mean validation accuracy over the seeds is selected (ties: the first
-listed). The test split is read by every run (``tmkt.train`` reads it once at the end) but never by this study:
+listed). The test split is read by every run (``tmkt.training.loop`` reads it once at the end) but never by this study:
 the CSV it writes holds validation accuracies only. The selected values are the defaults of ``params.yaml``, where
 a comment says so.
 
@@ -30,14 +30,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from tmkt import config, io, paths, results  # noqa: E402
-from tmkt.metrics import pm  # noqa: E402
-from tmkt.plots import METHOD_COLORS  # noqa: E402
-from tmkt.processed import ProcessedData  # noqa: E402
-from tmkt.train import Run, train_runs  # noqa: E402
+from tmkt import config, io, layout  # noqa: E402
+from tmkt.results import tables  # noqa: E402
+from tmkt.stats import pm  # noqa: E402
+from tmkt.plots.style import METHOD_COLORS  # noqa: E402
+from tmkt.data.processed import ProcessedData  # noqa: E402
+from tmkt.training.runs import Run, train_runs  # noqa: E402
 
-WORK_DIR = paths.ROOT / "data/studies/tuning"
-OUT_DIR = paths.ROOT / "reports/studies"
+WORK_DIR = layout.ROOT / "data/studies/tuning"
+OUT_DIR = layout.ROOT / "reports/studies"
 
 #: Per method, the configurations tried (overrides of params.yaml); every method gets as many.
 SPACE: dict[str, list[dict]] = {
@@ -108,7 +109,7 @@ def main() -> None:
     args = parser.parse_args()
 
     params = config.load()
-    data = ProcessedData.load(paths.PROCESSED)
+    data = ProcessedData.load(layout.PROCESSED)
     jobs = plan(list(params.base.seeds[: args.seeds]))
     metrics = train_runs([run for *_, run in jobs], data, args.workers, progress=False)
     runs = pd.DataFrame(
@@ -119,7 +120,7 @@ def main() -> None:
     shown = table.assign(**{"val. acc. (%)": [pm(m, s) for m, s in zip(table["mean"], table["std"])]})
     shown = shown[["method", "configuration", "val. acc. (%)", "count", "selected"]].rename(columns={"count": "seeds"})
     io.write_csv(OUT_DIR / "tuning.csv", runs.to_dict("records"))
-    io.write_text(OUT_DIR / "tuning.md", results.to_markdown(shown))
+    io.write_text(OUT_DIR / "tuning.md", tables.to_markdown(shown))
     io.save_figure(OUT_DIR / "tuning.png", tuning_figure(runs, table))
     print(shown.to_markdown(index=False))
 

@@ -6,14 +6,14 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from tmkt import config, paths
+from tmkt import config, layout
 from tmkt.config import ParamsError
 
 
 def test_repository_params_are_valid():
     params = config.load()
     assert params.data.dataset == "mnist_sim"
-    assert set(yaml.safe_load(paths.PARAMS.read_text())) <= set(config.Params.model_fields)
+    assert set(yaml.safe_load(layout.PARAMS.read_text())) <= set(config.Params.model_fields)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from dvc.repo import Repo
 
-from tmkt import ablate, config, paths, provenance
+from tmkt import config, grid, layout, provenance
 
 NOTEBOOK_OF_STAGE = {"convert": "01_convert", "train": "02_train", "ablate": "02_train", "figures": "03_figures"}
 
@@ -18,7 +18,7 @@ NOTEBOOK_OF_STAGE = {"convert": "01_convert", "train": "02_train", "ablate": "02
 @pytest.fixture(scope="module")
 def stages() -> dict[str, dict]:
     """Every stage as DVC resolves it (matrix/foreach expanded): cmd, deps and params keys."""
-    with Repo(str(paths.ROOT)) as repo:
+    with Repo(str(layout.ROOT)) as repo:
         out = {}
         for stage in repo.index.stages:
             params = [key for dep in stage.deps if hasattr(dep, "params") for key in (dep.params or [])]
@@ -33,7 +33,7 @@ def family(stage: str) -> str:
 
 
 def parameters_cell(name: str) -> dict[str, object]:
-    nb = json.loads((paths.NOTEBOOKS / f"{name}.ipynb").read_text())
+    nb = json.loads((layout.NOTEBOOKS / f"{name}.ipynb").read_text())
     cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(cells) == 1, f"{name} must have exactly one cell tagged 'parameters'"
     names: dict[str, object] = {}
@@ -42,7 +42,7 @@ def parameters_cell(name: str) -> dict[str, object]:
 
 
 def test_every_params_section_is_read_by_a_stage_and_declared_in_dvc(stages):
-    raw = yaml.safe_load(paths.PARAMS.read_text())
+    raw = yaml.safe_load(layout.PARAMS.read_text())
     read = {s for sections in config.STAGE_SECTIONS.values() for s in sections}
     assert set(raw) == read, f"sections no stage reads: {set(raw) - read}; read but absent: {read - set(raw)}"
     assert {family(name) for name in stages} == set(config.STAGE_SECTIONS)
@@ -73,21 +73,19 @@ def test_notebook_defaults_reproduce_the_pipeline(stages):
 
 
 def test_dvc_expands_the_same_ablation_grid_as_tmkt(stages):
-    """Stage ablate-<axis>@<cell> exists for every tmkt.ablate cell, with the cell's overrides and folder."""
-    cells = ablate.cells(config.load())
+    """A stage ablate-<axis>@<cell> exists for every tmkt.grid cell, names that cell and writes to its folder."""
+    cells = grid.cells(config.load())
     assert sorted(c.stage for c in cells) == sorted(n for n in stages if family(n) == "ablate")
-    for cell in cells:
+    for cell in grid.with_reference(config.load()):
         cmd = stages[cell.stage]["cmd"]
-        overrides = yaml.safe_load(re.search(r'-p overrides "([^"]*)"', cmd).group(1))
-        assert overrides == cell.overrides, cell.stage
-        passed = re.search(r"-p seed_count (\d+)", cmd)
-        assert (int(passed.group(1)) if passed else None) == cell.seed_count, cell.stage
-        assert f"-p runs_dir {cell.folder}/runs " in cmd and f"-p metrics_file {cell.folder}/metrics.json" in cmd
-        assert f"{cell.folder}/runs" in stages[cell.stage]["outs"]
+        named = dict(re.findall(r"-p (axis|cell) (\S+)", cmd))
+        assert named in ({"axis": cell.axis, "cell": cell.name}, {}), cell.stage  # the train stage: the defaults
+        assert f"{cell.folder}/runs" in stages[cell.stage]["outs"] and cell.notebook in stages[cell.stage]["outs"]
+        assert f"{cell.folder}/metrics.json" in stages[cell.stage]["outs"], cell.stage
 
 
 def test_source_notebooks_carry_no_outputs():
-    for path in paths.NOTEBOOKS.glob("*.ipynb"):
+    for path in layout.NOTEBOOKS.glob("*.ipynb"):
         nb = json.loads(path.read_text())
         for cell in nb["cells"]:
             if cell["cell_type"] == "code":
@@ -95,15 +93,15 @@ def test_source_notebooks_carry_no_outputs():
 
 
 def test_ci_runs_the_readme_test_command():
-    readme = (paths.ROOT / "README.md").read_text()
+    readme = (layout.ROOT / "README.md").read_text()
     block = re.search(r"<!-- test-command -->\s*```bash\n(.+?)\n```", readme, re.S)
     assert block, "README has no test command block"
     extracted = subprocess.run(
         ["bash", ".ci/run", "--print-command"],
-        cwd=paths.ROOT, capture_output=True, text=True, check=True,
+        cwd=layout.ROOT, capture_output=True, text=True, check=True,
     ).stdout.strip()
     assert extracted == block.group(1).strip()
-    assert "torch==2.13.0" in (paths.ROOT / "requirements.txt").read_text().splitlines()
+    assert "torch==2.13.0" in (layout.ROOT / "requirements.txt").read_text().splitlines()
 
 
 def test_config_defaults_are_the_repository_params():
@@ -112,7 +110,7 @@ def test_config_defaults_are_the_repository_params():
 
 
 def readme_block(marker: str) -> str:
-    block = re.search(rf"<!-- {marker} -->\s*```\w*\n(.+?)\n```", (paths.ROOT / "README.md").read_text(), re.S)
+    block = re.search(rf"<!-- {marker} -->\s*```\w*\n(.+?)\n```", (layout.ROOT / "README.md").read_text(), re.S)
     assert block, f"README has no {marker} block"
     return block.group(1)
 
@@ -134,24 +132,24 @@ def test_readme_paper_scale_command_is_valid_and_is_the_paper_recipe():
 )
 def test_readme_tables_are_the_ones_the_code_wrote(marker, source):
     """Each results table and the ordering sentences of the README are files the pipeline (or a study) wrote, verbatim."""
-    written = paths.ROOT / source
+    written = layout.ROOT / source
     if not written.is_file():
         pytest.skip(f"{source} has not been written in this checkout")
-    readme = (paths.ROOT / "README.md").read_text()
+    readme = (layout.ROOT / "README.md").read_text()
     table = re.search(rf"<!-- {marker} -->\n(.+?)<!-- /{marker} -->", readme, re.S)
     assert table, f"README has no <!-- {marker} --> ... <!-- /{marker} --> table"
     assert table.group(1).strip() == written.read_text().strip()
 
 
 def notebook_imports(name: str) -> set[str]:
-    nb = json.loads((paths.NOTEBOOKS / f"{name}.ipynb").read_text())
+    nb = json.loads((layout.NOTEBOOKS / f"{name}.ipynb").read_text())
     return {m for c in nb["cells"] if c["cell_type"] == "code" for m in provenance.imports_of_source("".join(c["source"]))}
 
 
 def test_training_stages_depend_on_exactly_the_code_their_notebook_reaches(stages):
     """So that editing a figure module re-runs the figures stage alone (tests/test_dvc_deps.py runs DVC on it)."""
     reached = {str(path) for path in provenance.closure(notebook_imports("02_train"))}
-    assert "tmkt/result_plots.py" not in reached and "tmkt/results.py" not in reached
+    assert not [path for path in reached if path.startswith(("tmkt/results/", "tmkt/plots/results", "tmkt/plots/mechanism"))]
     for name, stage in stages.items():
         if family(name) in ("train", "ablate"):
             code = {dep for dep in stage["deps"] if dep.startswith("tmkt")}

@@ -8,7 +8,7 @@ import torch
 from tonic.io import events_struct
 from tonic.transforms import ToFrame
 
-from tmkt.frames import image_to_value, normalize, resize, to_frames
+from tmkt.data.frames import image_to_value, normalize, resize, to_frames
 
 
 def random_stream(rng: np.random.Generator, n: int, sensor_size: tuple[int, int, int], t_max: int) -> np.ndarray:

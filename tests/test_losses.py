@@ -1,4 +1,4 @@
-"""Tests of tmkt.losses against values computed independently (by hand or with torch.nn.functional)."""
+"""Tests of tmkt.method.losses against values computed independently (by hand or with torch.nn.functional)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tmkt.losses import DomainAlignment, linear_cka, mag_accuracy, mag_loss, mrp_loss, tet_loss, total_loss
+from tmkt.method.losses import DomainAlignment, linear_cka, mag_accuracy, mag_loss, mrp_loss, tet_loss, total_loss
 
 # Hand example for linear CKA (B = 3):
 #   X = [[1, 0], [-1, 1], [0, -1]]  (columns already centred),  Y = [[1], [-1], [0]] (+ 5, removed by centring)

@@ -1,4 +1,4 @@
-"""Tests of tmkt.mechanism (event-ratio draws, gradient variance across mixings) and tmkt.mechanism_plots."""
+"""Tests of tmkt.results.mechanism (event-ratio draws, gradient variance across mixings) and tmkt.plots.mechanism."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 import torch
 
-from tmkt import mechanism_plots, plots
+from tmkt.plots import mechanism as mechanism_plots
+from tmkt.plots import style
 from tmkt.config import ModelConfig
-from tmkt.mechanism import gradient_variance, gradient_variance_table, switch_and_ratio_samples, total_variance
-from tmkt.mixup import STRATEGIES, ratio_variance
-from tmkt.models import build_model
+from tmkt.results.mechanism import gradient_variance, gradient_variance_table, switch_and_ratio_samples, total_variance
+from tmkt.method.mixup import STRATEGIES, ratio_variance
+from tmkt.method.models import build_model
 
 plt.switch_backend("Agg")
 
@@ -186,17 +187,17 @@ def test_mixed_sequence_figure_titles_follow_the_switch_step():
     assert [ax.get_title() for ax in axes] == ["t=1 · image", "t=2 · image", "t=3 · events", "t=4 · events"]
     assert all(ax.get_xlabel() for ax in axes) and axes[0].get_ylabel()
     assert axes[0].get_images()[0].get_cmap().name == "gray"
-    assert axes[2].get_images()[0].get_cmap().name == plots.EVENT_CMAP
+    assert axes[2].get_images()[0].get_cmap().name == style.EVENT_CMAP
     np.testing.assert_allclose(axes[3].get_images()[0].get_array(), events[3, 1] - events[3, 0])
-    limit = plots.polarity_limit(events)
+    limit = style.polarity_limit(events)
     assert axes[3].get_images()[0].get_clim() == (-limit, limit)
     plt.close(fig)
 
 
 def test_polarity_limit_is_the_largest_on_minus_off_over_all_frames():
     frames = np.zeros((2, 3, 2, 4, 4), dtype=np.float32)  # (n, T, polarity, H, W)
-    assert plots.polarity_limit(frames) == 1.0  # empty frames: a valid symmetric range
+    assert style.polarity_limit(frames) == 1.0  # empty frames: a valid symmetric range
     frames[1, 2, 0, 3, 1] = 5.0  # five OFF events at one pixel of the last bin
     frames[0, 0, 1, 0, 0] = 2.0
-    assert plots.polarity_limit(frames) == 5.0
-    assert plots.polarity_limit(frames[0]) == 2.0
+    assert style.polarity_limit(frames) == 5.0
+    assert style.polarity_limit(frames[0]) == 2.0

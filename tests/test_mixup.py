@@ -1,4 +1,4 @@
-"""Tests of tmkt.mixup: reference values from METHOD.md, the switch-step distribution, Monte-Carlo moments."""
+"""Tests of tmkt.method.mixup: reference values from METHOD.md, the switch-step distribution, Monte-Carlo moments."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from tmkt.mixup import (
+from tmkt.method.mixup import (
     expected_event_ratio,
     mix,
     ratio_schedule,

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from tmkt.config import ModelConfig
-from tmkt.models import TwoStreamSNN, build_model, predict
-from tmkt.neurons import MultiStepLIF
+from tmkt.method.models import TwoStreamSNN, build_model, predict
+from tmkt.method.neurons import MultiStepLIF
 
 
 # ------------------------------------------------------------------------------------------ neuron

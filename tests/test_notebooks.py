@@ -11,9 +11,9 @@ import pytest
 import pandas as pd
 import yaml
 
-from tmkt import ablate, config, paths
-from tmkt.processed import ProcessedData
-from tmkt.train import train_seeds
+from tmkt import config, grid, layout
+from tmkt.data.processed import ProcessedData
+from tmkt.training.runs import train_seeds
 
 pytestmark = pytest.mark.notebook
 
@@ -29,8 +29,8 @@ TINY_TRAIN = (
 
 def run(notebook: str, out, **parameters) -> dict:
     return pm.execute_notebook(
-        str(paths.NOTEBOOKS / f"{notebook}.ipynb"), str(out), parameters=parameters, kernel_name="python3",
-        progress_bar=False, cwd=str(paths.ROOT),
+        str(layout.NOTEBOOKS / f"{notebook}.ipynb"), str(out), parameters=parameters, kernel_name="python3",
+        progress_bar=False, cwd=str(layout.ROOT),
     )
 
 
@@ -52,11 +52,10 @@ def test_convert_notebook_writes_processed_data(processed):
 @pytest.fixture(scope="module")
 def reference(processed):
     """The train notebook's run, where the figures stage looks for the reference: <root>/reports/train."""
-    folder = processed / ablate.REFERENCE_DIR
-    (processed / "reports/notebooks").mkdir(parents=True)
-    run("02_train", processed / "reports/notebooks/02_train.ipynb", overrides=TINY_TRAIN,
-        processed_dir=str(processed / "processed"), runs_dir=str(folder / "runs"), metrics_file=str(folder / "metrics.json"))
-    return folder
+    (processed / layout.EXECUTED).mkdir(parents=True)
+    run("02_train", processed / layout.EXECUTED / "02_train.ipynb", overrides=TINY_TRAIN,
+        processed_dir=str(processed / "processed"), reports_root=str(processed))
+    return processed / layout.REFERENCE_CELL
 
 
 def test_train_notebook_trains_and_writes_metrics(reference):
@@ -80,15 +79,15 @@ def test_figures_notebook_reads_every_cell(processed, reference):
     params_file.write_text(yaml.safe_dump(raw))
     params = config.load(params_file)
     data = ProcessedData.load(processed / "processed")
-    for cell in ablate.cells(params):
-        cell_params = config.parse(config.apply_overrides(raw, cell.overrides))
-        train_seeds(cell_params, data, processed / cell.folder / "runs", processed / cell.folder / "metrics.json",
-                    seeds=ablate.seeds_of(params, cell.seed_count), progress=False)
+    for cell in grid.cells(params):
+        _, cell_params = grid.cell_params(str(params_file), cell.axis, cell.name)
+        train_seeds(cell_params, data, processed / cell.folder / layout.RUNS, processed / cell.folder / layout.CELL_METRICS,
+                    seeds=grid.seeds_of(params, cell.seed_count), progress=False)
     figures = processed / "figures"
     run("03_figures", processed / "03.ipynb", params_file=str(params_file), processed_dir=str(processed / "processed"),
         figures_dir=str(figures), reports_root=str(processed))
     table = pd.read_csv(figures / "results.csv")
-    assert len(table) == 1 + len(ablate.cells(params)) and (table["seeds"] == 2).all()
+    assert len(table) == 1 + len(grid.cells(params)) and (table["seeds"] == 2).all()
     assert set(table["axis"]) == {"reference", "method", "heads", "schedule", "aux", "event_ratio"}
     # every cell is compared with event_only at its fraction except event_only itself (and he2024-1.0 with nothing)
     compared = table.set_index("cell")["vs_event_only_seeds"]

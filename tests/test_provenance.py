@@ -8,8 +8,9 @@ import subprocess
 import pytest
 from dvc.repo import Repo
 
-from tmkt import config, paths, provenance, train
-from tmkt.processed import FILES
+from tmkt import config, layout, provenance
+from tmkt.training import checkpoints
+from tmkt.data.processed import FILES
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def fake_package(tmp_path, monkeypatch):
     (pkg / "b.py").write_text("def f():\n    from tmkt.sub.d import g\n    return g\n")
     (pkg / "c.py").write_text("import tmkt.a\n")
     (pkg / "sub" / "d.py").write_text("g = 1\n")
-    monkeypatch.setattr(paths, "ROOT", tmp_path)
+    monkeypatch.setattr(layout, "ROOT", tmp_path)
     return tmp_path
 
 
@@ -35,18 +36,19 @@ def test_closure_follows_every_import_statement(fake_package):
 
 
 def test_training_code_excludes_results_and_figures():
-    reached = {str(p) for p in provenance.closure({"tmkt.train"})}
-    assert {"tmkt/train.py", "tmkt/models.py", "tmkt/neurons.py", "tmkt/losses.py", "tmkt/mixup.py"} <= reached
-    assert not reached & {"tmkt/results.py", "tmkt/result_plots.py", "tmkt/plots.py", "tmkt/mechanism.py",
-                          "tmkt/simulator.py", "tmkt/convert.py"}
+    reached = {str(p) for p in provenance.closure({checkpoints.TRAINING_CODE})}
+    assert {"tmkt/training/loop.py", "tmkt/training/methods.py", "tmkt/method/models.py", "tmkt/method/neurons.py",
+            "tmkt/method/losses.py", "tmkt/method/mixup.py"} <= reached
+    assert not [p for p in reached if p.startswith(("tmkt/results/", "tmkt/plots/"))]
+    assert not reached & {"tmkt/data/datasets/simulator.py", "tmkt/data/convert.py"}
 
 
 def test_fingerprint_follows_the_training_code_and_the_data(fake_data, monkeypatch):
     params = config.load()
-    before = train.fingerprint(params, 1, fake_data)
-    assert train.fingerprint(params, 2, fake_data) != before
+    before = checkpoints.fingerprint(params, 1, fake_data)
+    assert checkpoints.fingerprint(params, 2, fake_data) != before
     (fake_data / FILES[0]).write_bytes(b"other events")
-    assert train.fingerprint(params, 1, fake_data) != before
+    assert checkpoints.fingerprint(params, 1, fake_data) != before
 
 
 @pytest.fixture
@@ -59,13 +61,13 @@ def fake_data(tmp_path):
 def copy_of_pipeline(tmp_path):
     """The pipeline's definition and code in a fresh folder (no git), with an empty placeholder for every output
     and a lock recorded by DVC, so that every stage is up to date."""
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=paths.ROOT,
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=layout.ROOT,
                             capture_output=True, text=True, check=True).stdout.split()
     for name in listed:
         if name.split("/")[0] in ("tmkt", "notebooks", "data", ".dvc") or name in ("dvc.yaml", "params.yaml", ".dvcignore"):
-            if (paths.ROOT / name).is_file():
+            if (layout.ROOT / name).is_file():
                 (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(paths.ROOT / name, tmp_path / name)
+                shutil.copy2(layout.ROOT / name, tmp_path / name)
     (tmp_path / ".dvc" / "config").write_text("[core]\n    no_scm = true\n    analytics = false\n")
     with Repo(str(tmp_path)) as repo:
         for stage in repo.index.stages:
@@ -91,10 +93,10 @@ def test_dvc_reruns_only_what_an_edit_touches(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # DVC resolves stage folders against the working directory
     root = copy_of_pipeline(tmp_path)
     assert stages_to_rerun(root) == set()
-    with open(root / "tmkt/result_plots.py", "a") as f:
+    with open(root / "tmkt/plots/results.py", "a") as f:
         f.write("\n# an edit of a figure module\n")
     assert stages_to_rerun(root) == {"figures"}
-    with open(root / "tmkt/losses.py", "a") as f:
+    with open(root / "tmkt/method/losses.py", "a") as f:
         f.write("\n# an edit of the training code\n")
     rerun = stages_to_rerun(root)
     assert "convert" not in rerun and {"train", "figures", "ablate-method@he2024"} <= rerun

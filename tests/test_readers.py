@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tmkt.datasets.atis import read_atis_bin
-from tmkt.datasets.base import DatasetError
-from tmkt.datasets.cifar10dvs import CIFAR10DVS, read_dvs128_aedat2, read_dvs128_aedat4
-from tmkt.datasets.imagefiles import read_cifar_batch, read_idx, read_image_file
-from tmkt.datasets.ncaltech101 import NCaltech101
-from tmkt.datasets.nmnist import NMNIST
+from tmkt.data.datasets.atis import read_atis_bin
+from tmkt.data.datasets.base import DatasetError
+from tmkt.data.datasets.cifar10dvs import CIFAR10DVS, read_dvs128_aedat2, read_dvs128_aedat4
+from tmkt.data.datasets.imagefiles import read_cifar_batch, read_idx, read_image_file
+from tmkt.data.datasets.ncaltech101 import NCaltech101
+from tmkt.data.datasets.nmnist import NMNIST
 
 CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 

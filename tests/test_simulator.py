@@ -7,7 +7,7 @@ import pytest
 from tonic.io import events_struct
 
 from tmkt.config import SimulatorConfig
-from tmkt.simulator import make_sensor, simulate, simulate_many
+from tmkt.data.datasets.simulator import make_sensor, simulate, simulate_many
 
 NOISELESS = dict(log_noise_std=0.0, background_rate_hz=0.0, hot_pixels=0)
 

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from tmkt.config import DataConfig, ScarcityConfig, SplitFractions
-from tmkt.splits import build_manifest
-from tmkt.datasets.base import Item
-from tmkt.splits import LeakageError, assign_splits, check_no_leakage, scarce_event_train
+from tmkt.data.splits import build_manifest
+from tmkt.data.datasets.base import Item
+from tmkt.data.splits import LeakageError, assign_splits, check_no_leakage, scarce_event_train
 
 SPLIT_60_20_20 = DataConfig(split=SplitFractions(train=0.6, val=0.2, test=0.2))  # the sizes below assume it
 

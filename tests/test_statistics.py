@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from tmkt import convergence, results
-from tmkt.metrics import ordering, paired_difference
+from tmkt.results import convergence, tables
+from tmkt.stats import ordering, paired_difference
 
 
 def seeds(values, seeds=(1, 2, 3, 4, 5)) -> pd.Series:
@@ -101,7 +101,7 @@ def test_cells_are_compared_with_the_baselines_at_their_own_fraction():
     runs = grid_runs(reference=[0.90, 0.91, 0.92, 0.93, 0.94], event_only=[0.85, 0.86, 0.87, 0.88, 0.89],
                      he2024=[0.90, 0.92, 0.91, 0.94, 0.93], shared=[0.95, 0.96, 0.97],
                      **{"event_only-1.0": [0.97, 0.97, 0.98], "tmkt-1.0": [0.96, 0.97, 0.97]})
-    table = results.cell_table(runs).set_index("cell")
+    table = tables.cell_table(runs).set_index("cell")
     assert table.at["reference", "vs_event_only_diff"] == pytest.approx(0.05)
     assert table.at["reference", "vs_event_only_verdict"] == "above" and table.at["reference", "vs_event_only_seeds"] == 5
     assert table.at["reference", "vs_he2024_verdict"] == "not distinguishable with 5 seeds"
@@ -109,19 +109,20 @@ def test_cells_are_compared_with_the_baselines_at_their_own_fraction():
     assert table.at["shared", "vs_reference_seeds"] == 3 and table.at["shared", "vs_reference_verdict"] == "above"
     assert table.at["tmkt-1.0", "vs_event_only_diff"] == pytest.approx(-0.02 / 3)  # paired with event_only-1.0
     assert table.at["tmkt-1.0", "vs_he2024_seeds"] == 0  # no he2024 run at 1.0
-    sentences = results.findings(runs)
+    sentences = tables.findings(runs)
     assert sentences[0].startswith("`tmkt` is above `event_only`: +5.0 points")
     # each pair once: he2024 against event_only, not event_only against he2024 as well
     assert sum("`he2024`" in s and "`event_only`" in s for s in sentences) == 1
     assert any(s.startswith("TMKT's `heads` cell `shared` is above the reference") for s in sentences)
     assert sentences[-1].startswith("with 100 % of the event data, `tmkt` is not distinguishable from `event_only`")
-    claims = results.paper_claims(runs).set_index("claim")["verdict"]
+    claims = tables.paper_claims(runs).set_index("claim")["verdict"]
     assert claims["tmkt above he2024"] == "not settled (not distinguishable with 5 seeds)"
     assert claims["tmkt above event_only"] == "reproduced" and claims["he2024 above event_only"] == "reproduced"
 
 
 def test_ablation_figure_is_the_same_picture_twice_and_leaves_the_global_generator_alone(tmp_path):
-    from tmkt import io, result_plots
+    from tmkt import io
+    from tmkt.plots import results as result_plots
 
     runs = pd.DataFrame(dict(value=["a"] * 5 + ["b"] * 5, test_acc=np.linspace(0.8, 0.9, 10)))
     pictures = []

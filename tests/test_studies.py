@@ -7,9 +7,9 @@ import importlib.util
 import pandas as pd
 import pytest
 
-from tmkt import config, paths
+from tmkt import config, layout
 
-spec = importlib.util.spec_from_file_location("factors", paths.ROOT / "studies/factors.py")
+spec = importlib.util.spec_from_file_location("factors", layout.ROOT / "studies/factors.py")
 factors = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(factors)
 
@@ -44,7 +44,7 @@ def test_levels_trained_differently_are_refused():
 
 
 def load_study(name: str):
-    spec = importlib.util.spec_from_file_location(name, paths.ROOT / f"studies/{name}.py")
+    spec = importlib.util.spec_from_file_location(name, layout.ROOT / f"studies/{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

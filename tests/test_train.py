@@ -10,10 +10,11 @@ import pytest
 
 from tmkt import config
 from tmkt.config import DataConfig, SplitFractions
-from tmkt.datasets.base import Item
-from tmkt.processed import ProcessedData
-from tmkt.splits import build_manifest
-from tmkt.train import Trainer, epoch_batches, train_seeds, warmup_cosine
+from tmkt.data.datasets.base import Item
+from tmkt.data.processed import ProcessedData
+from tmkt.data.splits import build_manifest
+from tmkt.training.loop import Trainer, epoch_batches, warmup_cosine
+from tmkt.training.runs import train_seeds
 
 T, SIZE, CLASSES, PER_CLASS = 3, 8, 3, 20
 SPLIT_60_20_20 = DataConfig(split=SplitFractions(train=0.6, val=0.2, test=0.2))  # the sizes below assume it

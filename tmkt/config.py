@@ -27,12 +27,12 @@ from typing import get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tmkt import paths
+from tmkt import layout
 
 
 Method = Literal["event_only", "finetune", "he2024", "tmkt"]
 Schedule = Literal["power", "linear", "cosine", "constant"]
-Heads = Literal["separate", "shared"]  #: classifier heads of the two-stream model (tmkt.models)
+Heads = Literal["separate", "shared"]  #: classifier heads of the two-stream model (tmkt.method.models)
 
 
 T = TypeVar("T")
@@ -220,7 +220,7 @@ class EventRatioAxis(Section):
 
 
 class AblateConfig(Section):
-    """The ablation grid, one axis at a time around the train stage's configuration (``tmkt.ablate``)."""
+    """The ablation grid, one axis at a time around the train stage's configuration (``tmkt.grid``)."""
 
     seeds_per_cell: int = Field(3, ge=2, description="seeds of every cell outside the headline (the first of base.seeds)")
     method: list[Method] = Field(["event_only", "finetune", "he2024"], description="train.method (all of base.seeds)")
@@ -249,9 +249,9 @@ class FiguresConfig(Section):
     gradient_batch: int = Field(32, ge=1, description="recordings in that batch")
     convergence_tolerance: float = Field(
         0.02, ge=0, le=1, description="a run is converged when its last quarter of epochs improves on the best "
-        "validation accuracy before it by at most this (tmkt.convergence)"
+        "validation accuracy before it by at most this (tmkt.results.convergence)"
     )
-    confidence: float = Field(0.95, gt=0, lt=1, description="confidence of the paired t-intervals (tmkt.metrics)")
+    confidence: float = Field(0.95, gt=0, lt=1, description="confidence of the paired t-intervals (tmkt.stats)")
 
 
 # ------------------------------------------------------------------------------------- the whole
@@ -319,10 +319,10 @@ def _section_model(loc: tuple) -> type[BaseModel] | None:
     return model
 
 
-def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any] | str | None) -> dict[str, Any]:
-    """A copy of ``raw`` with dotted-key overrides set; ``overrides`` may be a YAML flow mapping string."""
-    if overrides is None or overrides == "" or overrides == {}:
-        return raw
+def as_overrides(overrides: dict[str, Any] | str | None) -> dict[str, Any]:
+    """Dotted-key overrides as a mapping; a string is read as a YAML flow mapping ("{train.method: he2024}")."""
+    if overrides is None or overrides == "":
+        return {}
     if isinstance(overrides, str):
         try:
             overrides = yaml.safe_load(overrides)
@@ -330,6 +330,14 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any] | str | None)
             raise ParamsError(f"overrides {overrides!r} are not a YAML mapping: {exc}") from exc
         if not isinstance(overrides, dict):
             raise ParamsError(f"overrides must be a mapping of dotted keys to values, got {overrides!r}")
+    return dict(overrides)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any] | str | None) -> dict[str, Any]:
+    """A copy of ``raw`` with dotted-key overrides set (:func:`as_overrides`)."""
+    overrides = as_overrides(overrides)
+    if not overrides:
+        return raw
     out = copy.deepcopy(raw)
     for key, value in overrides.items():
         node = out
@@ -369,7 +377,7 @@ def parse(raw: dict[str, Any]) -> Params:
 
 def load(path: str | Path | None = None, overrides: dict[str, Any] | str | None = None) -> Params:
     """Read, override and validate ``params.yaml`` (default: the repository's)."""
-    path = paths.resolve(path) if path is not None else paths.PARAMS
+    path = layout.resolve(path) if path is not None else layout.PARAMS
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError:

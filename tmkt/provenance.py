@@ -1,7 +1,7 @@
 """Which of the package's source files a piece of code depends on, read from its import statements.
 
-A training run is shaped by the modules ``tmkt.train`` imports, directly or through others, and by nothing else
-in the package: the run fingerprint (``tmkt.train.fingerprint``) hashes exactly those files, and ``dvc.yaml``'s
+A training run is shaped by the modules ``tmkt.training.runs`` imports, directly or through others, and by nothing else
+in the package: the run fingerprint (``tmkt.training.checkpoints.fingerprint``) hashes exactly those files, and ``dvc.yaml``'s
 training stages depend on exactly the files their notebook's imports reach (a test checks it), so an edit of a
 figure module re-runs the figures stage alone and keeps every checkpoint.
 
@@ -14,14 +14,14 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tmkt import paths
+from tmkt import layout
 
 PACKAGE = "tmkt"
 
 
 def module_file(module: str) -> Path | None:
     """The source file of ``tmkt.x.y`` (``x/y.py`` or ``x/y/__init__.py``), or None if it is not a module."""
-    base = paths.ROOT.joinpath(*module.split("."))
+    base = layout.ROOT.joinpath(*module.split("."))
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):
         if candidate.is_file():
             return candidate
@@ -58,4 +58,4 @@ def closure(modules: set[str]) -> list[Path]:
         parts = name.split(".")
         todo += [".".join(parts[:i]) for i in range(1, len(parts))]  # parent packages run their __init__
         todo += sorted(_imported(ast.parse(module_file(name).read_text())))
-    return sorted(module_file(name).relative_to(paths.ROOT) for name in seen)
+    return sorted(module_file(name).relative_to(layout.ROOT) for name in seen)

@@ -40,7 +40,7 @@ import torch
 from torch import Tensor, nn
 
 from tmkt.config import Heads, ModelConfig
-from tmkt.neurons import MultiStepLIF
+from tmkt.method.neurons import MultiStepLIF
 
 Head = Literal["event", "mixed"]
 

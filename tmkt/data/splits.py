@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tmkt.config import DataConfig, ScarcityConfig, SplitFractions
-from tmkt.datasets.base import Item
+from tmkt.data.datasets.base import Item
 
 SPLITS = ("train", "val", "test")
 

@@ -1,5 +1,5 @@
 """Figures of the figures stage: the ablations, the event-ratio curve, learning curves and the trained
-networks' internals per method. Inputs are tables from ``tmkt.ablate`` (one row per run = per seed);
+networks' internals per method. Inputs are tables from ``tmkt.grid`` (one row per run = per seed);
 every plot shows the per-seed points beside the mean ± std.
 """
 
@@ -12,9 +12,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from tmkt.plots import METHOD_COLORS
-
-REFERENCE_COLOR = METHOD_COLORS["tmkt"]
+from tmkt import layout
+from tmkt.plots.style import METHOD_COLORS, REFERENCE_COLOR
 
 
 @contextmanager
@@ -88,8 +87,7 @@ def internals_figure(last_epochs: pd.DataFrame) -> plt.Figure:
     ``last_epochs``: one history row (the last epoch) per run, with a ``method`` column.
     """
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6))
-    cka = sorted((c for c in last_epochs if c.startswith("cka_t")), key=lambda c: int(c[5:]))
-    rates = [c for c in last_epochs if c.startswith("rate_")]
+    cka, rates = layout.columns(last_epochs, layout.CKA), layout.columns(last_epochs, layout.RATE)
     for method, group in last_epochs.groupby("method", sort=False):
         color = METHOD_COLORS.get(method, "k")
         if cka and group[cka].notna().all().all():
@@ -100,7 +98,7 @@ def internals_figure(last_epochs: pd.DataFrame) -> plt.Figure:
         ax2.plot(range(len(rates)), values.mean(0), marker="o", color=color, label=method)
     ax1.set(xlabel="time step t", ylabel="linear CKA(mixed, event)", ylim=(0, 1), xticks=range(1, len(cka) + 1),
             title="Feature alignment, last epoch")
-    ax2.set_xticks(range(len(rates)), [r.removeprefix("rate_") for r in rates])
+    ax2.set_xticks(range(len(rates)), [r.removeprefix(layout.RATE) for r in rates])
     ax2.set(xlabel="LIF layer", ylabel="spike rate (spikes / neuron / step)", title="Spike rates, last epoch")
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)

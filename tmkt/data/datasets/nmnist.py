@@ -13,7 +13,7 @@ numbering was established from file names used in public N-MNIST code: ``Train/0
 ``Test/0/00004.bin``, ``00011.bin``, ``00014.bin`` are zeros exactly where MNIST's label files hold a 0
 (0-based train index 1; test indices 3, 10, 13), while a 0-based reading would put them on a 4, 4, 6 and 1.
 Because the assumption is checkable, it is checked: every recording's folder digit must equal the MNIST
-label at its mapped index, otherwise :class:`~tmkt.datasets.base.DatasetError` lists the disagreements.
+label at its mapped index, otherwise :class:`~tmkt.data.datasets.base.DatasetError` lists the disagreements.
 ``pair_key`` is ``"<split>/<0-based MNIST index>"`` for both modalities.
 
 Events are read as stored (t: the recording's own microsecond clock; p: True = ON); see ``atis.py``.
@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tmkt.datasets.atis import read_atis_bin
-from tmkt.datasets.base import DatasetError, Item, ScannedItems
-from tmkt.datasets.imagefiles import find_idx, read_idx
+from tmkt.data.datasets.atis import read_atis_bin
+from tmkt.data.datasets.base import DatasetError, Item, ScannedItems
+from tmkt.data.datasets.imagefiles import find_idx, read_idx
 
 EVENT_FOLDER = "N-MNIST"
 IMAGE_FOLDER = "MNIST"

@@ -20,7 +20,7 @@ and is decoded as SpikingJelly's CIFAR10-DVS loader does, the reference of most 
 ``x = 127 - b, y = 127 - a, p = ON``. (jAER's generic DVS128 convention is x = 127 - a, y = b with y
 pointing up; SpikingJelly's decoding is that picture with rows and columns swapped, and tonic's
 ``read_dvs_128`` likewise takes b as x. Not checked here against real recordings.) An address with bits
-above 14 set is not a pixel and raises :class:`~tmkt.datasets.base.DatasetError`, as do a truncated
+above 14 set is not a pixel and raises :class:`~tmkt.data.datasets.base.DatasetError`, as do a truncated
 record, a non-2.x version, backwards timestamps and an empty file.
 
 AEDAT 4 (``.aedat4``, tonic's conversion of the same recordings) is decoded with ``tonic.io.read_aedat4``,
@@ -38,9 +38,9 @@ from pathlib import Path
 import numpy as np
 from tonic.io import get_aer_events_from_file, read_aedat4, read_aedat_header_from_file
 
-from tmkt.datasets.atis import check_events
-from tmkt.datasets.base import DatasetError, Item, ScannedItems, as_events
-from tmkt.datasets.imagefiles import class_folders, read_cifar_batch, read_cifar_label_names
+from tmkt.data.datasets.atis import check_events
+from tmkt.data.datasets.base import DatasetError, Item, ScannedItems, as_events
+from tmkt.data.datasets.imagefiles import class_folders, read_cifar_batch, read_cifar_label_names
 
 EVENT_FOLDER = Path("CIFAR10-DVS")
 IMAGE_FOLDER = Path("CIFAR-10") / "cifar-10-batches-py"

@@ -6,7 +6,7 @@ Outputs (written into a temporary folder that replaces ``data/processed`` only o
   event counts (``tmkt.frames.to_frames``), resized to H×W, normalised by ``data.frame_norm``;
 - ``images.npy``  uint8 (N_i, H, W): the HSV value channel of each image (×255), centred on the sensor
   canvas where the recording framed it that way (MNIST family), resized to H×W. It is repeated to
-  2 channels × T steps at load time (``tmkt.processed``);
+  2 channels × T steps at load time (``tmkt.data.processed``);
 - ``manifest.csv``  one row per item: modality, row (index into its array), id, class_name, label,
   pair_key, official_split, split, event_rank, n_events, duration_ms (events only);
 - ``meta.json``  dataset, classes, shapes, the data parameters.
@@ -28,35 +28,12 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from tmkt import frames, io
+from tmkt import io
 from tmkt.config import DataConfig, Params
-from tmkt.datasets.base import Item, Source
-from tmkt.splits import build_manifest
-
-
-def open_source(params: Params) -> Source:
-    """The dataset source named by ``data.dataset``; real ones read files under ``data.raw_dir``."""
-    from tmkt import paths
-
-    name = params.data.dataset
-    if name == "mnist_sim":
-        from tmkt.datasets.embedded import SimulatedMNIST
-
-        return SimulatedMNIST(params.simulator)
-    raw = paths.resolve(params.data.raw_dir)
-    if name == "nmnist":
-        from tmkt.datasets.nmnist import NMNIST
-
-        return NMNIST(raw)
-    if name == "ncaltech101":
-        from tmkt.datasets.ncaltech101 import NCaltech101
-
-        return NCaltech101(raw)
-    if name == "cifar10dvs":
-        from tmkt.datasets.cifar10dvs import CIFAR10DVS
-
-        return CIFAR10DVS(raw)
-    raise ValueError(f"data.dataset = {name!r} has no reader")  # unreachable: config validates the name
+from tmkt.data import frames
+from tmkt.data.datasets import open_source
+from tmkt.data.datasets.base import Item, Source
+from tmkt.data.splits import build_manifest
 
 
 def cap_per_class(items: list[Item], max_per_class: int | None) -> list[Item]:

@@ -4,7 +4,7 @@ A *source* lists two kinds of items: event recordings and static images, each wi
 where known, a ``pair_key``: the identity of the image a recording was made from (N-MNIST recordings are
 of MNIST digits by index, N-Caltech101 recordings of Caltech101 pictures by class and file name, the
 embedded default's recordings are simulated from its own images). Items that share a ``pair_key`` must
-land in the same split (``tmkt.splits``), so that the image pool used for pairing never holds the source
+land in the same split (``tmkt.data.splits``), so that the image pool used for pairing never holds the source
 image of a validation or test recording.
 
 Events are tonic's structured array (``tonic.io.events_struct``: x, y, t in microseconds, p in {0, 1}).

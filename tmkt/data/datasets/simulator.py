@@ -53,7 +53,7 @@ import numpy as np
 from tqdm import tqdm
 
 from tmkt.config import SimulatorConfig
-from tmkt.datasets.base import as_events
+from tmkt.data.datasets.base import as_events
 
 #: Spawn key of the sensor's random stream. ``default_rng([seed, 0])`` equals ``default_rng(seed)``
 #: (trailing zero words do not change numpy's seed), so a plain ``default_rng(seed)`` sensor would share

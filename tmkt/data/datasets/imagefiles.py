@@ -9,7 +9,7 @@ MNIST idx (LeCun et al., yann.lecun.com/exdb/mnist): a big-endian header, then t
     then        prod(sizes) elements
 
 Files may be gzip-compressed (``.gz``, as distributed). A wrong magic number or a body whose length is
-not prod(sizes) raises :class:`~tmkt.datasets.base.DatasetError` naming the file.
+not prod(sizes) raises :class:`~tmkt.data.datasets.base.DatasetError` naming the file.
 
 CIFAR-10 python batches (Krizhevsky 2009, cs.toronto.edu/~kriz/cifar.html): each ``data_batch_k`` /
 ``test_batch`` is a pickled dict with ``data`` (N x 3072 uint8: 1024 red, 1024 green, 1024 blue values,
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tmkt.datasets.base import DatasetError
+from tmkt.data.datasets.base import DatasetError
 
 IDX_UBYTE = 0x08
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm")

@@ -13,7 +13,7 @@ increased by 2**13 (the rule of Orchard's reference reader, which ``tonic.io.rea
 and this module calls). Timestamps are returned as stored: the recording's own clock, not shifted to 0.
 
 A decoded recording must be non-empty, have non-decreasing timestamps and lie inside the sensor
-(``0 <= x < W``, ``0 <= y < H``); anything else raises :class:`~tmkt.datasets.base.DatasetError` naming
+(``0 <= x < W``, ``0 <= y < H``); anything else raises :class:`~tmkt.data.datasets.base.DatasetError` naming
 the file, as does a file whose size is not a multiple of 5 bytes (truncated or not an ATIS file).
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from tonic.io import events_struct, read_mnist_file
 
-from tmkt.datasets.base import DatasetError
+from tmkt.data.datasets.base import DatasetError
 
 ATIS_RECORD_BYTES = 5
 

@@ -2,7 +2,7 @@
 differences between two configurations with a confidence interval.
 
 **Paired difference.** Two configurations trained with the same seed share their initial weights and their
-batches (``tmkt.train``), so they are compared seed by seed: for the ``n`` seeds both ran, ``d_i = a_i - b_i``,
+batches (``tmkt.training.loop``), so they are compared seed by seed: for the ``n`` seeds both ran, ``d_i = a_i - b_i``,
 
     d_bar = mean_i d_i,   s_d = std_i d_i (ddof = 1),   CI = d_bar ± t_{(1+c)/2, n-1} s_d / sqrt(n)
 

@@ -14,7 +14,7 @@ the 100 shared object classes and ``BACKGROUND_Google`` identically; the one dif
 is skipped, never merged into ``Faces_easy``: that would put a second copy of a recording's source
 photograph into the image pool under another name. ``BACKGROUND_Google`` (clutter, no object) is left
 out unless ``include_background=True``. A class folder present in one dataset only raises
-:class:`~tmkt.datasets.base.DatasetError` naming it (add its spelling to :data:`FOLDER_ALIASES`).
+:class:`~tmkt.data.datasets.base.DatasetError` naming it (add its spelling to :data:`FOLDER_ALIASES`).
 
 Events are read as stored (x, y in the recording's own frame, not shifted to start at 0; t in the
 recording's microsecond clock; p: True = ON); see ``atis.py``.
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tmkt.datasets.atis import read_atis_bin
-from tmkt.datasets.base import DatasetError, Item, ScannedItems
-from tmkt.datasets.imagefiles import IMAGE_SUFFIXES, class_folders, read_image_file
+from tmkt.data.datasets.atis import read_atis_bin
+from tmkt.data.datasets.base import DatasetError, Item, ScannedItems
+from tmkt.data.datasets.imagefiles import IMAGE_SUFFIXES, class_folders, read_image_file
 
 EVENT_FOLDER = Path("N-Caltech101") / "Caltech101"
 IMAGE_FOLDER = Path("Caltech101") / "101_ObjectCategories"
