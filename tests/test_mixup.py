@@ -1,4 +1,4 @@
-"""Tests of tmkt.method.mixup: reference values from METHOD.md, the switch-step distribution, Monte-Carlo moments."""
+"""Tests of tmkt.method.mixup: reference values from docs/method.md, the switch-step distribution, Monte-Carlo moments."""
 
 from __future__ import annotations
 

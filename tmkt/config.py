@@ -239,7 +239,7 @@ class AblateConfig(Section):
     _distinct_schedules = field_validator("schedule")(_distinct)
 
 class FiguresConfig(Section):
-    """The mechanism figures of the figures stage (METHOD.md §7)."""
+    """The mechanism figures of the figures stage (docs/method.md §7)."""
 
     ratios: list[Annotated[float, Field(ge=0, le=1)]] = Field(
         [0.1, 0.3, 0.5, 0.7, 0.9], min_length=1, description="r_m values of the mixing and gradient-variance figures"

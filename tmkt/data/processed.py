@@ -1,6 +1,6 @@
 """Reading the ``convert`` stage's outputs, and pairing recordings with images at training time.
 
-**Pairing** (METHOD.md §2): every time an event sample is used, it is paired with an image of the same
+**Pairing** (docs/method.md §2): every time an event sample is used, it is paired with an image of the same
 class drawn uniformly from the *training* image pool. The image's value channel becomes the appearance
 sequence ``x_a^t = (V, V)`` for every t: shape (T, B, 2, H, W), like the events.
 """

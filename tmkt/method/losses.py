@@ -1,4 +1,4 @@
-"""Losses of TMKT (METHOD.md §4), on time-first tensors.
+"""Losses of TMKT (docs/method.md §4), on time-first tensors.
 
 TET (Deng et al. 2022, as used by He2024), logits ``O_t (T, B, K)``, labels ``y``, step weights ``w_t``::
 

@@ -1,6 +1,6 @@
 """Time-step Mixup (TSM) and He et al.'s sample-level replacement, on time-first tensors ``(T, B, ...)``.
 
-Time-step mixup (METHOD.md §3)
+Time-step mixup (docs/method.md §3)
 ------------------------------
 Draw ``u_t ~ U(0, 1)`` i.i.d. for ``t = 0 .. T-1`` (0-based here) and let the switch step be the first
 ``t`` with ``u_t < p`` (``t0 = T`` when there is none). The mixed sequence keeps the appearance frames
@@ -10,7 +10,7 @@ they stay)::
     x_m^t = x_a^t  (t < t0),    x_m^t = x_e^t  (t >= t0),    m_t = 1[t >= t0],    rho = mean_t m_t
 
 ``t0`` is truncated-geometric: ``P(t0 = t) = p q^t`` for ``t < T`` and ``P(t0 = T) = q^T`` with
-``q = 1 - p``, so ``P(t0 >= t) = q^t``. ``t0`` is METHOD.md's ``t* - 1``.
+``q = 1 - p``, so ``P(t0 >= t) = q^t``. ``t0`` is docs/method.md's ``t* - 1``.
 
 Expected event ratio. The number of event frames is ``N_e = T - t0`` and ``P(N_e >= k) = 1 - q^(T-k+1)``::
 
@@ -29,7 +29,7 @@ Variance of the event ratio. With ``rho = (T - t0) / T``, ``Var(rho) = Var(t0) /
 
 (the sums are what is evaluated: exact and free of the ``1/p^2`` cancellation). For sample-level
 replacement ``rho`` is Bernoulli(r_m), so ``Var(rho) = r_m (1 - r_m)``, the largest variance any
-``rho`` in ``[0, 1]`` with mean ``r_m`` can have (METHOD.md §7).
+``rho`` in ``[0, 1]`` with mean ``r_m`` can have (docs/method.md §7).
 
 Sample-level replacement (He et al. 2024)
 -----------------------------------------

@@ -1,8 +1,8 @@
-"""Figures of the mixing mechanism (METHOD.md §3, §7): schedules of r_m, the switch-step and event-ratio
+"""Figures of the mixing mechanism (docs/method.md §3, §7): schedules of r_m, the switch-step and event-ratio
 distributions, p(r_m), Var(rho), the measured gradient variance and one mixed sequence.
 
 Every function returns the matplotlib figure. Time-step mixup (TSM) and sample-level replacement keep
-the colours of :data:`STRATEGY_COLORS` throughout. Display convention: the switch step is METHOD.md's
+the colours of :data:`STRATEGY_COLORS` throughout. Display convention: the switch step is docs/method.md's
 1-based ``t* = t0 + 1`` with ``t* = T + 1`` shown as "none" (no event frame).
 """
 

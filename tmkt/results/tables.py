@@ -1,7 +1,7 @@
 """Result tables of the figures stage: mean ± std over seeds per cell, and the papers' numbers.
 
 Every number here is read from the runs the pipeline wrote (``tmkt.layout.load_runs``), except
-:data:`PAPER`, which quotes the papers (METHOD.md §6) on a different dataset and scale (N-Caltech101,
+:data:`PAPER`, which quotes the papers (docs/method.md §6) on a different dataset and scale (N-Caltech101,
 VGG-SNN, T = 10, 48×48, 300 epochs) and must never be read as comparable to the default's numbers.
 """
 
