@@ -45,7 +45,7 @@ from torch import Tensor, nn  # noqa: E402
 
 from tmkt import io as tmkt_io  # noqa: E402
 from tmkt import layout  # noqa: E402
-from tmkt.config import ModelConfig  # noqa: E402
+from tmkt import config  # noqa: E402
 from tmkt.method.models import TimeFolded, TwoStreamSNN, build_model  # noqa: E402
 from tmkt.method.neurons import MultiStepLIF  # noqa: E402
 
@@ -178,7 +178,7 @@ def paired_ratio(ours: list[float], reference: list[float], resamples: int = 200
 
 def run_case(case: Case, device: torch.device, warmup: int, repeats: int) -> list[dict]:
     torch.manual_seed(0)
-    cfg = ModelConfig(arch="vgg_snn", width=case.width, blocks=case.blocks)
+    cfg = config.section("model", arch="vgg_snn", width=case.width, blocks=case.blocks)
     model = build_model(cfg, case.num_classes, case.time_steps, (case.size, case.size)).to(device)
     generator = torch.Generator().manual_seed(1)
     x = (torch.rand(case.time_steps, case.batch, 2, case.size, case.size, generator=generator) * 2).to(device)

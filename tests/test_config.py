@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 import yaml
 from pydantic import ValidationError
@@ -82,3 +84,33 @@ def test_bad_per_method_knob_names_the_key(lr, message):
     raw["train"]["lr"] = lr
     with pytest.raises(config.ParamsError, match=message):
         config.parse(raw)
+
+
+def test_a_missing_key_is_named_and_nothing_fills_it_in(tmp_path):
+    raw = yaml.safe_load(layout.PARAMS.read_text())
+    del raw["simulator"]["seed"], raw["figures"]
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ParamsError) as err:
+        config.load(path)
+    assert "simulator.seed: missing" in str(err.value) and "figures: missing" in str(err.value)
+
+
+def test_a_stage_reads_only_what_it_declares():
+    convert = config.load(stage="convert")
+    assert convert.data.time_bins == config.defaults().data.time_bins and convert.base.parallel_runs >= 1
+    with pytest.raises(config.UndeclaredRead, match=r"stage 'convert' reads base.seeds, which it does not declare"):
+        convert.base.seeds
+    with pytest.raises(config.UndeclaredRead, match=r"reads model.*STAGE_SECTIONS\['convert'\]"):
+        convert.model
+    with pytest.raises(ParamsError, match="unknown stage 'plot'"):
+        config.load(stage="plot")
+    restored = pickle.loads(pickle.dumps(config.load(stage="ablate")))  # runs are trained in worker processes
+    assert restored.ablate.seeds_per_cell == config.defaults().ablate.seeds_per_cell
+
+
+def test_section_sets_changes_on_the_repository_values():
+    model = config.section("model", width=0.125)
+    assert model.width == 0.125 and model.tau == config.defaults().model.tau
+    with pytest.raises(ParamsError, match=r"model.widht: unknown key \(did you mean 'width'\?\)"):
+        config.section("model", widht=1.0)

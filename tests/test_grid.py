@@ -112,6 +112,10 @@ def test_missing_cell_is_named(small_grid):
         layout.load_runs(grid.with_reference(params), root)
 
 
+def cell_params_stage(params_file: str) -> str:
+    return grid.cell_params(params_file, "method", "he2024")[1].stage
+
+
 def test_cells_are_found_by_axis_and_name_with_their_parameters(tmp_path):
     params_file = tmp_path / "params.yaml"
     params_file.write_text(layout.PARAMS.read_text())
@@ -119,7 +123,10 @@ def test_cells_are_found_by_axis_and_name_with_their_parameters(tmp_path):
     assert cell.folder == "reports/ablate/event_ratio/event_only-0.01" and cell.stage == "ablate-event_ratio@event_only-0.01"
     assert (params.train.method, params.scarcity.event_fraction, params.train.epochs) == ("event_only", 0.01, 2)
     reference, params = grid.cell_params(str(params_file), "reference", "reference")
-    assert reference.stage == "train" and reference.folder == layout.REFERENCE_CELL and params == config.load(params_file)
+    assert reference.stage == "train" and reference.folder == layout.REFERENCE_CELL and params.all == config.load(params_file)
+    assert params.stage == "train" and cell_params_stage(str(params_file)) == "ablate"
+    with pytest.raises(config.UndeclaredRead, match="stage .train. reads ablate"):
+        params.ablate
     with pytest.raises(ValueError, match="no cell method/tmkt .* cells: reference/reference, method/event_only"):
         grid.cell_params(str(params_file), "method", "tmkt")
 

@@ -31,14 +31,14 @@ def test_tet_without_mse_is_mean_of_per_step_cross_entropy() -> None:
     logits = torch.randn(4, 6, 5, generator=g)
     target = torch.randint(0, 5, (6,), generator=g)
     expected = sum(F.cross_entropy(logits[t], target) for t in range(4)) / 4
-    assert tet_loss(logits, target, lam=0.0) == pytest.approx(expected.item(), rel=1e-6)
+    assert tet_loss(logits, target, lam=0.0, phi=0.5) == pytest.approx(expected.item(), rel=1e-6)
 
 
 def test_tet_with_constant_logits_over_time_is_plain_cross_entropy() -> None:
     g = _generator(2)
     step = torch.randn(6, 5, generator=g)
     target = torch.randint(0, 5, (6,), generator=g)
-    loss = tet_loss(step.expand(3, 6, 5), target, lam=0.0)
+    loss = tet_loss(step.expand(3, 6, 5), target, lam=0.0, phi=0.5)
     assert loss == pytest.approx(F.cross_entropy(step, target).item(), rel=1e-6)
 
 
@@ -58,11 +58,11 @@ def test_tet_step_weights() -> None:
     target = torch.randint(0, 5, (6,), generator=g)
     weights = torch.tensor([0.0, 0.0, 1.0, 0.0])
     expected = F.cross_entropy(logits[2], target) / 4
-    assert tet_loss(logits, target, lam=0.0, step_weights=weights) == pytest.approx(expected.item(), rel=1e-6)
+    assert tet_loss(logits, target, lam=0.0, phi=0.5, step_weights=weights) == pytest.approx(expected.item(), rel=1e-6)
     with pytest.raises(ValueError, match="step_weights"):
-        tet_loss(logits, target, step_weights=torch.ones(3))
+        tet_loss(logits, target, lam=0.0, phi=0.5, step_weights=torch.ones(3))
     with pytest.raises(ValueError, match="target"):
-        tet_loss(logits, target[:5])
+        tet_loss(logits, target[:5], lam=0.0, phi=0.5)
 
 
 # -------------------------------------------------------------------------------------------- CKA
@@ -120,7 +120,7 @@ def _hand_features() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def test_domain_alignment_fixed_weights() -> None:
-    module = DomainAlignment(2, step_weights="fixed")
+    module = DomainAlignment(2, step_weights="fixed", eta_init=1.0)
     assert list(module.parameters()) == []
     out = module(*_hand_features())
     assert torch.equal(out.weights, torch.ones(2))
@@ -143,13 +143,13 @@ def test_domain_alignment_learnable_weights_get_gradients() -> None:
 
 def test_domain_alignment_flattens_maps_and_checks_shapes() -> None:
     g = _generator(8)
-    module = DomainAlignment(3, step_weights="fixed")
+    module = DomainAlignment(3, step_weights="fixed", eta_init=1.0)
     maps = torch.randn(3, 5, 2, 2, 2, generator=g)
     assert module(maps, maps).loss.item() == pytest.approx(0.0, abs=1e-6)
     with pytest.raises(ValueError, match="T = 2"):
         module(maps[:2], maps[:2])
     with pytest.raises(ValueError, match="step_weights"):
-        DomainAlignment(3, step_weights="softmax")
+        DomainAlignment(3, step_weights="softmax", eta_init=1.0)
 
 
 # ----------------------------------------------------------------------------------- MAG and MRP
@@ -167,7 +167,7 @@ def test_mag_loss_and_accuracy_by_hand() -> None:
 
 def test_mrp_loss_by_hand() -> None:
     pred, ratio = torch.tensor([0.5, 0.2]), torch.tensor([1.0, 0.0])
-    assert mrp_loss(pred, ratio).item() == pytest.approx((0.25 + 0.04) / 2)
+    assert mrp_loss(pred, ratio, kind="mse").item() == pytest.approx((0.25 + 0.04) / 2)
     assert mrp_loss(pred, ratio, kind="l1").item() == pytest.approx((0.5 + 0.2) / 2)
     with pytest.raises(ValueError, match="unknown MRP loss kind"):
         mrp_loss(pred, ratio, kind="huber")

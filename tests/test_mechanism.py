@@ -12,7 +12,7 @@ import torch
 
 from tmkt.plots import mechanism as mechanism_plots
 from tmkt.plots import style
-from tmkt.config import ModelConfig
+from tmkt import config
 from tmkt.results.mechanism import gradient_variance, gradient_variance_table, switch_and_ratio_samples, total_variance
 from tmkt.method.mixup import STRATEGIES, ratio_variance
 from tmkt.method.models import build_model
@@ -20,6 +20,8 @@ from tmkt.method.models import build_model
 plt.switch_backend("Agg")
 
 T, B, SIZE, CLASSES = 4, 8, 8, 3
+#: The TET loss of the repository's parameters (MSE weight, target phi = V_th).
+TET = dict(lam=config.defaults().train.tet_lambda, phi=config.defaults().model.v_th)
 N_MC = 100_000
 
 
@@ -84,7 +86,7 @@ def test_total_variance_is_the_trace_of_the_sample_covariance():
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return build_model(ModelConfig(width=0.0625, blocks=2), CLASSES, T, (SIZE, SIZE))
+    return build_model(config.section("model", width=0.0625, blocks=2), CLASSES, T, (SIZE, SIZE))
 
 
 @pytest.fixture(scope="module")
@@ -100,20 +102,20 @@ def batch():
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("r_m", [0.0, 1.0])
 def test_gradient_variance_is_zero_without_randomness(model, batch, strategy, r_m):
-    assert gradient_variance(model, *batch, r_m, strategy, 3, _generator(0)) == 0.0
+    assert gradient_variance(model, *batch, r_m, strategy, 3, _generator(0), **TET) == 0.0
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_gradient_variance_is_positive_and_reproducible(model, batch, strategy):
-    first = gradient_variance(model, *batch, 0.5, strategy, 4, _generator(11))
+    first = gradient_variance(model, *batch, 0.5, strategy, 4, _generator(11), **TET)
     assert first > 0
-    assert gradient_variance(model, *batch, 0.5, strategy, 4, _generator(11)) == first
-    assert gradient_variance(model, *batch, 0.5, strategy, 4, _generator(12)) != first
+    assert gradient_variance(model, *batch, 0.5, strategy, 4, _generator(11), **TET) == first
+    assert gradient_variance(model, *batch, 0.5, strategy, 4, _generator(12), **TET) != first
 
 
 def test_gradient_variance_rejects_a_single_draw(model, batch):
     with pytest.raises(ValueError, match="draws"):
-        gradient_variance(model, *batch, 0.5, "timestep", 1, _generator(0))
+        gradient_variance(model, *batch, 0.5, "timestep", 1, _generator(0), **TET)
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -126,7 +128,7 @@ def test_gradient_variance_leaves_modes_grads_and_batch_norm_statistics_alone(mo
         p.grad = None if i % 2 else torch.full_like(p, float(i))
     grads = [None if p.grad is None else p.grad.clone() for p in params]
     buffers = {name: b.clone() for name, b in model.named_buffers()}  # eval mode: BN running stats stay
-    gradient_variance(model, *batch, 0.5, "sample", 2, _generator(0))
+    gradient_variance(model, *batch, 0.5, "sample", 2, _generator(0), **TET)
     assert {name: m.training for name, m in model.named_modules()} == modes
     for p, before in zip(params, grads, strict=True):
         assert (p.grad is None) if before is None else torch.equal(p.grad, before)
@@ -138,18 +140,18 @@ def test_gradient_variance_leaves_modes_grads_and_batch_norm_statistics_alone(mo
 
 def test_sample_level_has_larger_gradient_variance_than_time_step_mixup(model, batch):
     """Measured on 10 model/batch/draw seeds with 64 draws: ratio sample/TSM 1.11-1.64 (mean ~1.4)."""
-    tsm = gradient_variance(model, *batch, 0.5, "timestep", 64, _generator(21))
-    sample = gradient_variance(model, *batch, 0.5, "sample", 64, _generator(22))
+    tsm = gradient_variance(model, *batch, 0.5, "timestep", 64, _generator(21), **TET)
+    sample = gradient_variance(model, *batch, 0.5, "sample", 64, _generator(22), **TET)
     assert sample > tsm
 
 
 def test_gradient_variance_table(model, batch):
-    table = gradient_variance_table(model, *batch, ratios=[0.0, 0.5], draws=3, seed=4)
+    table = gradient_variance_table(model, *batch, ratios=[0.0, 0.5], draws=3, seed=4, **TET)
     assert list(table.columns) == ["r_m", "strategy", "grad_variance"]
     assert list(zip(table["r_m"], table["strategy"], strict=True)) == [(r, s) for r in (0.0, 0.5) for s in STRATEGIES]
     assert (table["grad_variance"][table["r_m"] == 0.0] == 0.0).all()
     assert (table["grad_variance"][table["r_m"] == 0.5] > 0.0).all()
-    again = gradient_variance_table(model, *batch, ratios=[0.0, 0.5], draws=3, seed=4)
+    again = gradient_variance_table(model, *batch, ratios=[0.0, 0.5], draws=3, seed=4, **TET)
     assert again.equals(table)
     mechanism_plots.gradient_variance_figure(table)  # zeros and positives together: symlog axis
     plt.close("all")
@@ -165,7 +167,7 @@ def _check_labels(fig, n_axes):
 
 
 def test_figures_have_labelled_axes():
-    _check_labels(mechanism_plots.schedules_figure(), 1)
+    _check_labels(mechanism_plots.schedules_figure(config.section("mixup")), 1)
     _check_labels(mechanism_plots.switch_distribution_figure(6, [0.2, 0.5, 0.8], n=2000), 6)
     _check_labels(mechanism_plots.p_versus_ratio_figure(), 1)
     _check_labels(mechanism_plots.ratio_variance_figure(10, [0.1, 0.5, 0.9], n=2000), 1)

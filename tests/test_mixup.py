@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from tmkt import config
 from tmkt.method.mixup import (
     expected_event_ratio,
     mix,
@@ -71,23 +72,29 @@ def test_solve_p_edges_and_errors() -> None:
 
 
 # ------------------------------------------------------------------------------------- schedules
+def schedule(name: str, **knobs):
+    return config.section("mixup", schedule=name, **knobs)
+
+
 def test_ratio_schedules() -> None:
-    assert ratio_schedule("power", 0.5) == pytest.approx(0.125)
-    assert ratio_schedule("power", 0.5, power_k=2.0) == pytest.approx(0.25)
-    assert ratio_schedule("linear", 0.3) == pytest.approx(0.3)
-    assert ratio_schedule("cosine", 0.25) == pytest.approx((1 - math.sqrt(0.5)) / 2)
-    assert ratio_schedule("cosine", 1.0) == pytest.approx(1.0)
-    assert ratio_schedule("constant", 0.9, constant_ratio=0.2) == 0.2
+    assert ratio_schedule(schedule("power", power_k=3.0), 0.5) == pytest.approx(0.125)
+    assert ratio_schedule(schedule("power", power_k=2.0), 0.5) == pytest.approx(0.25)
+    assert ratio_schedule(schedule("linear"), 0.3) == pytest.approx(0.3)
+    assert ratio_schedule(schedule("cosine"), 0.25) == pytest.approx((1 - math.sqrt(0.5)) / 2)
+    assert ratio_schedule(schedule("cosine"), 1.0) == pytest.approx(1.0)
+    assert ratio_schedule(schedule("constant", constant_ratio=0.2), 0.9) == 0.2
     for name in ("power", "linear", "cosine"):
-        assert ratio_schedule(name, 0.0) == pytest.approx(0.0)
-        assert ratio_schedule(name, 1.0) == pytest.approx(1.0)
+        assert ratio_schedule(schedule(name), 0.0) == pytest.approx(0.0)
+        assert ratio_schedule(schedule(name), 1.0) == pytest.approx(1.0)
 
 
 def test_ratio_schedule_errors() -> None:
     with pytest.raises(ValueError, match="s"):
-        ratio_schedule("linear", 1.5)
+        ratio_schedule(schedule("linear"), 1.5)
     with pytest.raises(ValueError, match="unknown mixup schedule 'step'"):
-        ratio_schedule("step", 0.5)
+        ratio_schedule(schedule("linear").model_copy(update={"schedule": "step"}), 0.5)
+    with pytest.raises(config.ParamsError, match="mixup.schedule"):
+        schedule("step")
 
 
 # ------------------------------------------------------------------------------ switch-step law

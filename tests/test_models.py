@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tmkt.config import ModelConfig
+from tmkt import config
 from tmkt.method.models import TwoStreamSNN, build_model, predict
 from tmkt.method.neurons import MultiStepLIF
 
@@ -15,7 +15,7 @@ from tmkt.method.neurons import MultiStepLIF
 # ------------------------------------------------------------------------------------------ neuron
 def test_constant_input_runs_t_steps_with_carried_state():
     # By hand, tau = 2, V_th = 0.5, I = 0.8: u = 0.4 (silent), u = 0.4 + 0.2 = 0.6 (fires, v = 0), repeat.
-    lif = MultiStepLIF(record_membrane=True)
+    lif = MultiStepLIF(config.section("model"), record_membrane=True)
     spikes = lif(torch.full((4, 2, 3), 0.8))
     assert spikes.shape == (4, 2, 3)
     expected = torch.tensor([0.0, 1.0, 0.0, 1.0]).view(4, 1, 1).expand(4, 2, 3)
@@ -26,13 +26,13 @@ def test_constant_input_runs_t_steps_with_carried_state():
 
 def test_threshold_is_strict_like_norse_and_he2024():
     # I = 1: u_0 = 0.5 = V_th exactly, which does not fire (H(x) = 1 only for x > 0); u_1 = 0.75 fires.
-    spikes = MultiStepLIF()(torch.ones(3, 1))
+    spikes = MultiStepLIF(config.section("model"))(torch.ones(3, 1))
     assert spikes.flatten().tolist() == [0.0, 1.0, 0.0]
 
 
 def test_state_is_fresh_on_every_call():
     # T = 3 at I = 0.8 ends with v = 0.4: a carried-over state would make the second call fire at t = 0.
-    lif = MultiStepLIF()
+    lif = MultiStepLIF(config.section("model"))
     x = torch.full((3, 2), 0.8)
     first, second = lif(x), lif(x)
     assert first[:, 0].tolist() == [0.0, 1.0, 0.0]
@@ -51,7 +51,7 @@ def test_dynamics_match_hand_written_loop(tau, v_th):
         v = np.where(fired, 0.0, v)
         golden_spikes.append(fired.astype(np.float32))
         golden_v.append(v.copy())
-    lif = MultiStepLIF(tau=tau, v_th=v_th, record_membrane=True)
+    lif = MultiStepLIF(config.section("model", tau=tau, v_th=v_th), record_membrane=True)
     spikes = lif(torch.tensor(currents, dtype=torch.float32))
     assert 0.1 < spikes.mean().item() < 0.9  # the test exercises both firing and silence
     np.testing.assert_array_equal(spikes.numpy(), np.stack(golden_spikes))
@@ -63,7 +63,7 @@ def test_reset_gradient_options(reset_grad, expected):
     # One step, I = 0.8: u = I/2 = 0.4, z = 0, v = (1 - z) u. Triangle surrogate (alpha 1) at x = u - V_th = -0.1:
     # H' = 0.9, so dz/dI = 0.45. detach: dv/dI = (1 - z) du/dI = 0.5.  pass: 0.5 - u dz/dI = 0.5 - 0.18 = 0.32.
     current = torch.tensor([[0.8]], requires_grad=True)
-    lif = MultiStepLIF(surrogate="triangle", alpha=1.0, reset_grad=reset_grad, record_membrane=True)
+    lif = MultiStepLIF(config.section("model", surrogate="triangle", surrogate_alpha=1.0, reset_grad=reset_grad), record_membrane=True)
     lif(current)
     lif.membrane.sum().backward()
     assert current.grad.item() == pytest.approx(expected, abs=1e-6)
@@ -71,18 +71,18 @@ def test_reset_gradient_options(reset_grad, expected):
 
 def test_bad_neuron_options_are_named():
     with pytest.raises(ValueError, match="reset_grad"):
-        MultiStepLIF(reset_grad="soft")
+        MultiStepLIF(config.section("model").model_copy(update={"reset_grad": "soft"}))
     with pytest.raises(ValueError, match="surrogate"):
-        MultiStepLIF(surrogate="sigmoid")
+        MultiStepLIF(config.section("model").model_copy(update={"surrogate": "sigmoid"}))
     with pytest.raises(ValueError, match=r"\(T, B, \.\.\.\)"):
-        MultiStepLIF()(torch.ones(5))
+        MultiStepLIF(config.section("model"))(torch.ones(5))
 
 
 # ------------------------------------------------------------------------------------------ models
 TINY = {
-    "vgg_snn": (ModelConfig(arch="vgg_snn", width=0.125, blocks=2, heads="separate"), (16, 16)),
-    "resnet18_snn": (ModelConfig(arch="resnet18_snn", width=0.0625, blocks=2), (16, 16)),
-    "scnn": (ModelConfig(arch="scnn", width=0.25), (20, 20)),
+    "vgg_snn": (config.section("model", arch="vgg_snn", width=0.125, blocks=2, heads="separate"), (16, 16)),
+    "resnet18_snn": (config.section("model", arch="resnet18_snn", width=0.0625, blocks=2), (16, 16)),
+    "scnn": (config.section("model", arch="scnn", width=0.25), (20, 20)),
 }
 
 
@@ -198,7 +198,7 @@ def test_predict_averages_logits_over_time():
 
 def test_paper_scale_vgg_snn_trains_one_step_on_cpu():
     torch.manual_seed(0)
-    cfg = ModelConfig(arch="vgg_snn", width=1.0, blocks=4)
+    cfg = config.section("model", arch="vgg_snn", width=1.0, blocks=4)
     model = build_model(cfg, num_classes=101, time_steps=10, input_size=(48, 48))
     # By hand: 3×3 convolutions 2-64-128 | 256-256 | 512-512 | 512-512 (no bias), BN scale+shift, and one
     # linear head on the 512×3×3 pooled spikes: 9,688,165 parameters; He2024's second head makes it 10.15M.
@@ -222,7 +222,7 @@ def test_paper_scale_vgg_snn_trains_one_step_on_cpu():
 
 def test_forward_pair_separate_equals_two_passes_and_concat_shares_batch_norm():
     torch.manual_seed(0)
-    model = build_model(ModelConfig(width=0.0625, blocks=2), num_classes=3, time_steps=2, input_size=(8, 8))
+    model = build_model(config.section("model", width=0.0625, blocks=2), num_classes=3, time_steps=2, input_size=(8, 8))
     mixed, events = torch.rand(2, 4, 2, 8, 8), 2 * torch.rand(2, 4, 2, 8, 8)
     out_m, out_e = model.forward_pair(mixed, events, "separate")
     assert torch.equal(out_m.logits, model(mixed, head="mixed").logits)
@@ -240,7 +240,7 @@ def test_forward_pair_separate_equals_two_passes_and_concat_shares_batch_norm():
 
 def test_shared_heads_route_the_mixed_stream_through_the_event_head():
     torch.manual_seed(0)
-    cfg = ModelConfig(width=0.0625, blocks=2, heads="separate")
+    cfg = config.section("model", width=0.0625, blocks=2, heads="separate")
     separate = build_model(cfg, num_classes=3, time_steps=2, input_size=(8, 8))
     shared = build_model(cfg.model_copy(update={"heads": "shared"}), num_classes=3, time_steps=2, input_size=(8, 8))
     assert not hasattr(shared, "head_mixed")
@@ -252,7 +252,7 @@ def test_shared_heads_route_the_mixed_stream_through_the_event_head():
     # the mixed stream's loss reaches the event head only when the heads are shared
     for model, reaches in ((shared, True), (separate, False)):
         model.zero_grad()
-        out_m, _ = model.forward_pair(x, x)
+        out_m, _ = model.forward_pair(x, x, "separate")
         out_m.logits.sum().backward()
         assert (model.head_event.weight.grad is not None) == reaches
     with pytest.raises(ValueError, match="heads must be one of"):

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.notebook
 
 TINY_DATA = (
     "{data.max_per_class: 6, data.time_bins: 3, data.height: 16, data.width: 16,"
-    " simulator.saccade_ms: 20.0, simulator.step_ms: 2.0}"
+    " simulator.saccade_ms: 20.0, simulator.step_ms: 2.0, base.parallel_runs: 1}"
 )
 TINY_TRAIN = (
     "{base.seeds: [3, 4], ablate.seeds_per_cell: 2, base.num_threads: 1, train.epochs: 2, train.steps_per_epoch: 2, train.batch_size: 8,"
@@ -37,7 +37,7 @@ def run(notebook: str, out, **parameters) -> dict:
 @pytest.fixture(scope="module")
 def processed(tmp_path_factory):
     folder = tmp_path_factory.mktemp("nb")
-    run("01_convert", folder / "01.ipynb", overrides=TINY_DATA, out_dir=str(folder / "processed"), workers=1)
+    run("01_convert", folder / "01.ipynb", overrides=TINY_DATA, out_dir=str(folder / "processed"))
     return folder
 
 

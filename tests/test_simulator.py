@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from tonic.io import events_struct
 
+from tmkt import config
 from tmkt.config import SimulatorConfig
 from tmkt.data.datasets.simulator import make_sensor, simulate, simulate_many
 
@@ -14,7 +15,7 @@ NOISELESS = dict(log_noise_std=0.0, background_rate_hz=0.0, hot_pixels=0)
 
 def small_config(**changes) -> SimulatorConfig:
     base = dict(canvas=16, saccade_ms=30.0, step_ms=1.0, amplitude_px=4.0, refractory_us=0.0)
-    return SimulatorConfig(**{**base, **changes})
+    return config.section("simulator", **{**base, **changes})
 
 
 def blob_image(seed: int = 0, size: int = 10) -> np.ndarray:

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tmkt.config import DataConfig, ScarcityConfig, SplitFractions
+from tmkt import config
 from tmkt.data.splits import build_manifest
 from tmkt.data.datasets.base import Item
 from tmkt.data.splits import LeakageError, assign_splits, check_no_leakage, scarce_event_train
 
-SPLIT_60_20_20 = DataConfig(split=SplitFractions(train=0.6, val=0.2, test=0.2))  # the sizes below assume it
+SPLIT_60_20_20 = config.section("data", split={"train": 0.6, "val": 0.2, "test": 0.2})  # the sizes below assume it
 
 
 def paired_items(n_per_class=20, classes=("a", "b", "c"), official=None):
@@ -37,7 +37,7 @@ def test_pairs_share_split_and_fractions_hold():
 
 def test_official_test_split_is_kept():
     events, images = paired_items(n_per_class=40, official=lambda i: "test" if i < 10 else "train")
-    manifest = build_manifest(events, images, DataConfig(split=SplitFractions(train=0.75, val=0.05, test=0.2)))
+    manifest = build_manifest(events, images, config.section("data", split={"train": 0.75, "val": 0.05, "test": 0.2}))
     ev = manifest[manifest["modality"] == "event"]
     official_test = ev["official_split"] == "test"
     assert (ev.loc[official_test, "split"] == "test").all()
@@ -48,9 +48,9 @@ def test_official_test_split_is_kept():
 
 def test_split_depends_on_seed_only():
     events, images = paired_items()
-    a = build_manifest(events, images, DataConfig(split_seed=1))["split"]
-    b = build_manifest(events, images, DataConfig(split_seed=1))["split"]
-    c = build_manifest(events, images, DataConfig(split_seed=2))["split"]
+    a = build_manifest(events, images, config.section("data", split_seed=1))["split"]
+    b = build_manifest(events, images, config.section("data", split_seed=1))["split"]
+    c = build_manifest(events, images, config.section("data", split_seed=2))["split"]
     assert a.equals(b) and not a.equals(c)
 
 
@@ -75,7 +75,7 @@ def test_scarce_subsets_are_nested_and_sized():
     manifest = build_manifest(events, images, SPLIT_60_20_20)
     sizes, previous = [], set()
     for fraction in (0.01, 0.03, 0.1, 0.3, 1.0):
-        kept = scarce_event_train(manifest, ScarcityConfig(event_fraction=fraction))
+        kept = scarce_event_train(manifest, config.section("scarcity", event_fraction=fraction, event_per_class=None))
         ids = set(kept["id"])
         assert previous <= ids
         previous = ids
@@ -83,7 +83,7 @@ def test_scarce_subsets_are_nested_and_sized():
         assert (per_class == max(1, round(fraction * 60))).all()
         sizes.append(len(kept))
     assert sizes == sorted(sizes) and sizes[-1] == 180
-    kept = scarce_event_train(manifest, ScarcityConfig(event_fraction=None, event_per_class=7))
+    kept = scarce_event_train(manifest, config.section("scarcity", event_fraction=None, event_per_class=7))
     assert (kept.groupby("class_name").size() == 7).all()
     assert set(kept["split"]) == {"train"}
 

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from tmkt import config
-from tmkt.config import DataConfig, SplitFractions
 from tmkt.data.datasets.base import Item
 from tmkt.data.processed import ProcessedData
 from tmkt.data.splits import build_manifest
@@ -17,7 +16,7 @@ from tmkt.training.loop import Trainer, epoch_batches, warmup_cosine
 from tmkt.training.runs import train_seeds
 
 T, SIZE, CLASSES, PER_CLASS = 3, 8, 3, 20
-SPLIT_60_20_20 = DataConfig(split=SplitFractions(train=0.6, val=0.2, test=0.2))  # the sizes below assume it
+SPLIT_60_20_20 = config.section("data", split={"train": 0.6, "val": 0.2, "test": 0.2})  # the sizes below assume it
 
 
 @pytest.fixture(scope="module")

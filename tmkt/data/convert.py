@@ -115,7 +115,7 @@ def convert(params: Params, out_dir: Path, workers: int | None = None, progress:
     timings: dict[str, float] = {}
 
     start = time.perf_counter()
-    source = open_source(params)
+    source = open_source(params.data, params.simulator)
     event_items = cap_per_class(source.event_items(), data.max_per_class)
     if not event_items:
         raise ValueError(f"dataset {source.name!r} has no event recordings")

@@ -31,13 +31,14 @@ Appearance value (``image_to_value``)
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import get_args
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-FrameNorm = Literal["raw", "clip", "scale"]
+from tmkt.config import FrameNorm
+
 _EVENT_FIELDS = ("x", "y", "t", "p")
 
 
@@ -141,7 +142,7 @@ def normalize(frames: np.ndarray, mode: FrameNorm, clip_max: int) -> np.ndarray:
             raise ValueError(f"'scale' needs frames of shape (..., T, P, H, W), got shape {counts.shape}")
         peak = counts.max(axis=(-4, -3, -2, -1), keepdims=True)
         return np.divide(counts, peak, out=np.zeros_like(counts), where=peak > 0)
-    raise ValueError(f"unknown frame normalisation {mode!r}; expected 'raw', 'clip' or 'scale'")
+    raise ValueError(f"unknown frame normalisation {mode!r}; expected one of {get_args(FrameNorm)}")
 
 
 def image_to_value(image: np.ndarray) -> np.ndarray:

@@ -33,18 +33,20 @@ Total: ``L = L_TET(mixed) + L_TET(event) + lambda_DA L_DA + lambda_MAG L_MAG + l
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import NamedTuple, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tmkt.config import MrpLoss, StepWeights
+
 
 def tet_loss(
     logits: torch.Tensor,
     target: torch.Tensor,
-    lam: float = 1e-3,
-    phi: float = 0.5,
+    lam: float,
+    phi: float,
     step_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """TET loss of per-step logits ``(T, B, K)`` against class labels ``(B,)``; optional ``w_t (T,)`` on the CE."""
@@ -104,13 +106,13 @@ class DomainAlignment(nn.Module):
     """``L_DA = mean_t w_t (1 - CKA(F_t^m, F_t^e))`` with ``w_t = sigmoid(eta_t)`` ('learnable') or 1 ('fixed')."""
 
     def __init__(
-        self, time_steps: int, step_weights: Literal["learnable", "fixed"] = "learnable", eta_init: float = 1.0
+        self, time_steps: int, step_weights: StepWeights, eta_init: float
     ) -> None:
         super().__init__()
         if isinstance(time_steps, bool) or not isinstance(time_steps, int) or time_steps < 1:
             raise ValueError(f"time_steps must be an int >= 1, got {time_steps!r}")
-        if step_weights not in ("learnable", "fixed"):
-            raise ValueError(f"step_weights must be 'learnable' or 'fixed', got {step_weights!r}")
+        if step_weights not in get_args(StepWeights):
+            raise ValueError(f"step_weights must be one of {get_args(StepWeights)}, got {step_weights!r}")
         self.time_steps = time_steps
         self.eta: nn.Parameter | None = (
             nn.Parameter(torch.full((time_steps,), float(eta_init))) if step_weights == "learnable" else None
@@ -160,7 +162,7 @@ def mag_accuracy(logits: torch.Tensor, modality: torch.Tensor) -> torch.Tensor:
     return ((logits > 0) == (modality > 0.5)).float().mean()
 
 
-def mrp_loss(pred_ratio: torch.Tensor, ratio: torch.Tensor, kind: Literal["mse", "l1"] = "mse") -> torch.Tensor:
+def mrp_loss(pred_ratio: torch.Tensor, ratio: torch.Tensor, kind: MrpLoss) -> torch.Tensor:
     """MRP loss between the predicted event ratio ``(B,)`` (a sigmoid output) and the true ``rho (B,)``."""
     if pred_ratio.shape != ratio.shape or pred_ratio.dim() != 1:
         raise ValueError(
@@ -171,7 +173,7 @@ def mrp_loss(pred_ratio: torch.Tensor, ratio: torch.Tensor, kind: Literal["mse",
         return F.mse_loss(pred_ratio, target)
     if kind == "l1":
         return F.l1_loss(pred_ratio, target)
-    raise ValueError(f"unknown MRP loss kind {kind!r}; expected 'mse' or 'l1'")
+    raise ValueError(f"unknown MRP loss kind {kind!r}; expected one of {get_args(MrpLoss)}")
 
 
 def total_loss(

@@ -43,13 +43,16 @@ schedule, ``k = 3``), ``linear`` ``s``, ``cosine`` ``(1 - cos(pi s)) / 2``, ``co
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, get_args
 
 import torch
 
+from tmkt.config import MixupConfig, Schedule
+
+#: How a mixed sequence is built: time-step mixup (TMKT) or sample-level replacement (He et al. 2024).
 Strategy = Literal["timestep", "sample"]
-STRATEGIES: tuple[str, ...] = ("timestep", "sample")
-SCHEDULES: tuple[str, ...] = ("power", "linear", "cosine", "constant")
+STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
+SCHEDULES: tuple[Schedule, ...] = get_args(Schedule)
 
 
 class MixedBatch(NamedTuple):
@@ -100,8 +103,10 @@ def solve_p(r_m: float, T: int, tol: float = 1e-12) -> float:
     return 0.5 * (lo + hi)
 
 
-def ratio_schedule(name: str, s: float, power_k: float = 3.0, constant_ratio: float = 0.5) -> float:
-    """r_m at training progress ``s in [0, 1]`` for the named schedule (power, linear, cosine, constant)."""
+def ratio_schedule(cfg: MixupConfig, s: float) -> float:
+    """r_m at training progress ``s in [0, 1]`` for ``mixup.schedule``: ``power`` s^k (k = ``mixup.power_k``),
+    ``linear`` s, ``cosine`` (1 - cos(pi s)) / 2, ``constant`` c (``mixup.constant_ratio``)."""
+    name, power_k, constant_ratio = cfg.schedule, cfg.power_k, cfg.constant_ratio
     _check_unit("s (training progress)", s)
     if name == "power":
         if not power_k > 0:

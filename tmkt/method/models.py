@@ -39,7 +39,7 @@ from typing import Literal, get_args
 import torch
 from torch import Tensor, nn
 
-from tmkt.config import Heads, ModelConfig
+from tmkt.config import Arch, Heads, ModelConfig, StreamBatching
 from tmkt.method.neurons import MultiStepLIF
 
 Head = Literal["event", "mixed"]
@@ -82,7 +82,7 @@ def _channels(base: int, width: float) -> int:
 
 
 def _lif(cfg: ModelConfig, record_membrane: bool = False) -> MultiStepLIF:
-    return MultiStepLIF(cfg.tau, cfg.v_th, cfg.surrogate, cfg.surrogate_alpha, cfg.reset_grad, record_membrane)
+    return MultiStepLIF(cfg, record_membrane)
 
 
 def _conv_bn(c_in: int, c_out: int, stride: int = 1, kernel: int = 3) -> TimeFolded:
@@ -191,7 +191,8 @@ class SCNN(nn.Module):
         return self.last_lif(self.fc(self.layers(x).flatten(2)))
 
 
-TRUNKS: dict[str, type[nn.Module]] = {"vgg_snn": VGGSNN, "resnet18_snn": ResNet18SNN, "scnn": SCNN}
+#: ``model.arch`` -> its trunk.
+TRUNKS: dict[Arch, type[nn.Module]] = {"vgg_snn": VGGSNN, "resnet18_snn": ResNet18SNN, "scnn": SCNN}
 
 
 class TwoStreamSNN(nn.Module):
@@ -203,7 +204,7 @@ class TwoStreamSNN(nn.Module):
         num_classes: int,
         time_steps: int,
         input_shape: tuple[int, int, int],
-        heads: Heads = "separate",
+        heads: Heads,
     ) -> None:
         super().__init__()
         if heads not in get_args(Heads):
@@ -231,7 +232,7 @@ class TwoStreamSNN(nn.Module):
         return self.head_mixed if head == "mixed" and self.heads == "separate" else self.head_event
 
     def forward_pair(
-        self, mixed: Tensor, events: Tensor, batching: Literal["separate", "concat"] = "separate"
+        self, mixed: Tensor, events: Tensor, batching: StreamBatching
     ) -> tuple[ModelOutput, ModelOutput]:
         """Outputs of the mixed stream (its classifier, :meth:`classifier`) and the event stream (event head).
 
@@ -242,7 +243,7 @@ class TwoStreamSNN(nn.Module):
         if batching == "separate":
             return self(mixed, head="mixed"), self(events, head="event")
         if batching != "concat":
-            raise ValueError(f"batching must be 'separate' or 'concat', got {batching!r}")
+            raise ValueError(f"batching must be one of {get_args(StreamBatching)}, got {batching!r}")
         both = torch.cat([mixed, events], dim=1)
         self._check_input(both)
         spikes, b = self.trunk(both), mixed.shape[1]

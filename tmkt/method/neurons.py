@@ -1,6 +1,6 @@
 """A multi-step leaky integrate-and-fire (LIF) layer over norse's ``LIFBoxCell``.
 
-The neuron of METHOD §5 [He2024]: for the input current ``I_t`` (a BN output) at steps ``t = 0..T-1``,
+The neuron of docs/method.md §5 [He2024]: for the input current ``I_t`` (a BN output) at steps ``t = 0..T-1``,
 
     charge:  u_t = v_{t-1} + (I_t - v_{t-1}) / tau          (v_{-1} = 0: fresh state per call)
     fire:    z_t = H(u_t - V_th),   H(x) = 1 if x > 0 else 0
@@ -27,7 +27,7 @@ between batches).
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import get_args
 
 import torch
 from norse.torch.functional.lif_box import LIFBoxFeedForwardState, LIFBoxParameters
@@ -35,8 +35,7 @@ from norse.torch.functional.reset import reset_value
 from norse.torch.module.lif_box import LIFBoxCell
 from torch import Tensor, nn
 
-Surrogate = Literal["triangle", "super", "tanh", "circ", "heavi_erfc"]
-ResetGrad = Literal["detach", "pass"]
+from tmkt.config import ModelConfig, ResetGrad, Surrogate
 
 #: norse's integration step; only the product ``dt * tau_mem_inv = 1 / tau`` matters.
 DT: float = 1e-3
@@ -48,17 +47,14 @@ def reset_value_detached(z: Tensor, v: Tensor, v_reset: Tensor, v_th: Tensor) ->
     return (1 - z) * v + z * v_reset
 
 
-RESET_METHODS = {"detach": reset_value_detached, "pass": reset_value}
+#: ``model.reset_grad`` -> norse's reset function.
+RESET_METHODS: dict[ResetGrad, object] = {"detach": reset_value_detached, "pass": reset_value}
 
 
-def lif_parameters(
-    tau: float = 2.0,
-    v_th: float = 0.5,
-    surrogate: Surrogate = "triangle",
-    alpha: float = 1.0,
-    reset_grad: ResetGrad = "detach",
-) -> LIFBoxParameters:
-    """norse parameters of the METHOD §5 neuron (``v += (I - v) / tau``, hard reset to 0)."""
+def lif_parameters(cfg: ModelConfig) -> LIFBoxParameters:
+    """norse parameters of the docs/method.md §5 neuron (``v += (I - v) / tau``, hard reset to 0): ``model.tau``,
+    ``model.v_th``, ``model.surrogate``, ``model.surrogate_alpha``, ``model.reset_grad``."""
+    tau, v_th, surrogate, alpha, reset_grad = cfg.tau, cfg.v_th, cfg.surrogate, cfg.surrogate_alpha, cfg.reset_grad
     if tau <= 1:
         raise ValueError(f"tau must be > 1 (v += (I - v) / tau), got {tau}")
     if surrogate not in get_args(Surrogate):
@@ -84,18 +80,10 @@ class MultiStepLIF(nn.Module):
     (in the graph; He2024 reads this as the penultimate feature of the last spiking layer).
     """
 
-    def __init__(
-        self,
-        tau: float = 2.0,
-        v_th: float = 0.5,
-        surrogate: Surrogate = "triangle",
-        alpha: float = 1.0,
-        reset_grad: ResetGrad = "detach",
-        record_membrane: bool = False,
-    ) -> None:
+    def __init__(self, cfg: ModelConfig, record_membrane: bool = False) -> None:
         super().__init__()
-        self.cell = LIFBoxCell(lif_parameters(tau, v_th, surrogate, alpha, reset_grad), dt=DT)
-        self.tau, self.v_th, self.reset_grad = tau, v_th, reset_grad
+        self.cell = LIFBoxCell(lif_parameters(cfg), dt=DT)
+        self.tau, self.v_th, self.reset_grad = cfg.tau, cfg.v_th, cfg.reset_grad
         self.record_membrane = record_membrane
         self.membrane: Tensor | None = None
         self.spike_rate: Tensor | None = None

@@ -17,19 +17,22 @@ import torch
 
 from tmkt.results.mechanism import switch_and_ratio_samples
 from tmkt.method.mixup import SCHEDULES, STRATEGIES, ratio_schedule, ratio_variance, solve_p, timestep_mixup
+from tmkt.config import MixupConfig
 from tmkt.plots.style import event_panel, polarity_limit
 
 STRATEGY_COLORS: dict[str, str] = {"timestep": "#1b9e77", "sample": "#d95f02"}
 STRATEGY_LABELS: dict[str, str] = {"timestep": "time-step mixup (TSM)", "sample": "sample-level (He2024)"}
 
 
-def schedules_figure(power_k: float = 3.0, constant_ratio: float = 0.5) -> plt.Figure:
-    """``r_m(s)`` over training progress ``s in [0, 1]`` for every schedule of :data:`tmkt.mixup.SCHEDULES`."""
+def schedules_figure(mixup: MixupConfig) -> plt.Figure:
+    """``r_m(s)`` over training progress ``s in [0, 1]`` for every schedule of :data:`tmkt.method.mixup.SCHEDULES`,
+    with ``mixup``'s ``power_k`` and ``constant_ratio``."""
     s = np.linspace(0.0, 1.0, 201)
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
     for name in SCHEDULES:
-        r = [ratio_schedule(name, float(x), power_k=power_k, constant_ratio=constant_ratio) for x in s]
-        label = {"power": f"power ($s^{{{power_k:g}}}$)", "constant": f"constant ({constant_ratio:g})"}.get(name, name)
+        cfg = mixup.model_copy(update={"schedule": name})
+        r = [ratio_schedule(cfg, float(x)) for x in s]
+        label = {"power": f"power ($s^{{{mixup.power_k:g}}}$)", "constant": f"constant ({mixup.constant_ratio:g})"}.get(name, name)
         ax.plot(s, r, label=label)
     ax.set(xlabel="training progress s (fraction)", ylabel="expected event ratio $r_m$ (fraction)", ylim=(-0.02, 1.02))
     ax.set_title("Mixup-ratio schedules")

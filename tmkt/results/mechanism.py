@@ -78,10 +78,14 @@ def gradient_variance(
     r_m: float,
     strategy: str,
     draws: int,
-    generator: torch.Generator | None = None,
+    generator: torch.Generator | None,
+    *,
+    lam: float,
+    phi: float,
     head: Head = "mixed",
 ) -> float:
-    """Total variance of the TET-loss gradient over ``draws`` mixings of one batch (module docstring).
+    """Total variance of the TET-loss gradient (``lam``, ``phi``: :func:`tmkt.method.losses.tet_loss`) over
+    ``draws`` mixings of one batch (module docstring).
 
     ``images``, ``events``: ``(T, B, C, H, W)``; ``labels (B,)``. The model runs in eval mode (BatchNorm
     running statistics) and every module's previous train/eval mode is restored afterwards; ``.grad``
@@ -96,7 +100,7 @@ def gradient_variance(
         vectors = []
         for _ in range(draws):
             mixed = mix(strategy, images, events, r_m, generator)
-            loss = tet_loss(model(mixed.frames, head=head).logits, labels)
+            loss = tet_loss(model(mixed.frames, head=head).logits, labels, lam=lam, phi=phi)
             vectors.append(_flat_gradient(loss, params))
     finally:
         for module, training in modes.items():
@@ -117,7 +121,10 @@ def gradient_variance_table(
     labels: Tensor,
     ratios: list[float] | tuple[float, ...],
     draws: int,
-    seed: int = 0,
+    seed: int,
+    *,
+    lam: float,
+    phi: float,
 ) -> pd.DataFrame:
     """:func:`gradient_variance` for every ``r_m`` in ``ratios`` and both strategies.
 
@@ -129,7 +136,7 @@ def gradient_variance_table(
             "r_m": float(r_m),
             "strategy": strategy,
             "grad_variance": gradient_variance(
-                model, images, events, labels, r_m, strategy, draws, _generator(seed, i, j)
+                model, images, events, labels, r_m, strategy, draws, _generator(seed, i, j), lam=lam, phi=phi
             ),
         }
         for i, r_m in enumerate(ratios)
@@ -150,7 +157,8 @@ def trained_gradient_variance(params, data, checkpoint: str | Path) -> pd.DataFr
     events = data.event_frames(batch["row"].to_numpy())
     images = data.appearance(data.draw_images(labels, np.random.default_rng(0)))
     return gradient_variance_table(model, images, events, torch.tensor(labels), params.figures.ratios,
-                                   draws=params.figures.gradient_draws, seed=0)
+                                   draws=params.figures.gradient_draws, seed=0,
+                                   lam=params.train.tet_lambda, phi=params.model.v_th)
 
 
 def example_mixed_sequence(data, r_m: float = 0.5, candidates: int = 16) -> tuple[Tensor, Tensor, int, int]:

@@ -14,12 +14,13 @@ from pathlib import Path
 import torch
 
 from tmkt import io, layout
-from tmkt.config import Params
+from tmkt.config import STAGE_SECTIONS, Params
 from tmkt.data.processed import FILES as PROCESSED_FILES
 from tmkt.provenance import closure
 
-#: The sections that shape a run (``base.device``, ``base.num_threads`` and the grid do not).
-RUN_SECTIONS = ("data", "simulator", "scarcity", "model", "train", "mixup", "loss")
+#: The sections that shape a run: the train stage's, except ``base`` (seeds, device, threads, processes). The
+#: data and simulator parameters count through the processed files they produced.
+RUN_SECTIONS = tuple(section for section in STAGE_SECTIONS["train"] if section != "base")
 #: The module whose import closure is the training code.
 TRAINING_CODE = "tmkt.training.runs"
 

@@ -175,9 +175,8 @@ class Trainer:
             if self.method.mixup is None:
                 result = single_stream_step(self.model, events.to(self.device), labels, self.params)
             else:
-                mixup = self.params.mixup
                 s = (epoch * self.steps_per_epoch + step) / max(1, self.total_steps - 1)
-                r_m = ratio_schedule(mixup.schedule, s, mixup.power_k, mixup.constant_ratio)
+                r_m = ratio_schedule(self.params.mixup, s)
                 images = data.appearance(data.draw_images(class_ids, rng))
                 result = mixed_step(self.method, self.model, self.alignment, images, events, labels, r_m, gen, self.params)
         self.optimizer.zero_grad(set_to_none=True)

@@ -78,3 +78,25 @@ def as_events(x, y, t, p) -> np.ndarray:
     out = np.empty(len(t), dtype=events_struct)
     out["x"], out["y"], out["t"], out["p"] = x, y, t, p
     return out
+
+
+def check_events(events: np.ndarray, path: Path, sensor_size: tuple[int, int, int]) -> np.ndarray:
+    """``events`` unchanged if non-empty, time-ordered and inside the (W, H, 2) sensor; else DatasetError."""
+    width, height, _ = sensor_size
+    if len(events) == 0:
+        raise DatasetError(f"{path}: the recording holds no events (empty or truncated file)")
+    backwards = np.flatnonzero(np.diff(events["t"]) < 0)
+    if len(backwards):
+        i = int(backwards[0])
+        raise DatasetError(
+            f"{path}: timestamps go backwards at event {i + 1} "
+            f"({events['t'][i]} -> {events['t'][i + 1]} us); expected non-decreasing timestamps"
+        )
+    outside = (events["x"] < 0) | (events["x"] >= width) | (events["y"] < 0) | (events["y"] >= height)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise DatasetError(
+            f"{path}: event {i} at (x={events['x'][i]}, y={events['y'][i]}) lies outside the "
+            f"{width}x{height} sensor"
+        )
+    return events

@@ -38,8 +38,7 @@ from pathlib import Path
 import numpy as np
 from tonic.io import get_aer_events_from_file, read_aedat4, read_aedat_header_from_file
 
-from tmkt.data.datasets.atis import check_events
-from tmkt.data.datasets.base import DatasetError, Item, ScannedItems, as_events
+from tmkt.data.datasets.base import DatasetError, Item, ScannedItems, as_events, check_events
 from tmkt.data.datasets.imagefiles import class_folders, read_cifar_batch, read_cifar_label_names
 
 EVENT_FOLDER = Path("CIFAR10-DVS")
