@@ -52,15 +52,15 @@ def test_tet_mse_term() -> None:
     assert tet_loss(logits, target, lam=lam, phi=0.5) == pytest.approx((1 - lam) * math.log(5) + lam * 2.25)
 
 
-def test_tet_step_weights() -> None:
+def test_tet_ce_weights() -> None:
     g = _generator(3)
     logits = torch.randn(4, 6, 5, generator=g)
     target = torch.randint(0, 5, (6,), generator=g)
     weights = torch.tensor([0.0, 0.0, 1.0, 0.0])
     expected = F.cross_entropy(logits[2], target) / 4
-    assert tet_loss(logits, target, lam=0.0, phi=0.5, step_weights=weights) == pytest.approx(expected.item(), rel=1e-6)
-    with pytest.raises(ValueError, match="step_weights"):
-        tet_loss(logits, target, lam=0.0, phi=0.5, step_weights=torch.ones(3))
+    assert tet_loss(logits, target, lam=0.0, phi=0.5, ce_weights=weights) == pytest.approx(expected.item(), rel=1e-6)
+    with pytest.raises(ValueError, match="ce_weights"):
+        tet_loss(logits, target, lam=0.0, phi=0.5, ce_weights=torch.ones(3))
     with pytest.raises(ValueError, match="target"):
         tet_loss(logits, target[:5], lam=0.0, phi=0.5)
 
@@ -120,7 +120,7 @@ def _hand_features() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def test_domain_alignment_fixed_weights() -> None:
-    module = DomainAlignment(2, step_weights="fixed", eta_init=1.0)
+    module = DomainAlignment(2, weighting="fixed", eta_init=1.0)
     assert list(module.parameters()) == []
     out = module(*_hand_features())
     assert torch.equal(out.weights, torch.ones(2))
@@ -130,7 +130,7 @@ def test_domain_alignment_fixed_weights() -> None:
 
 
 def test_domain_alignment_learnable_weights_get_gradients() -> None:
-    module = DomainAlignment(2, step_weights="learnable", eta_init=1.0)
+    module = DomainAlignment(2, weighting="learnable", eta_init=1.0)
     out = module(*_hand_features())
     w = 1 / (1 + math.exp(-1.0))
     assert out.weights.tolist() == pytest.approx([w, w], abs=1e-6)
@@ -143,13 +143,13 @@ def test_domain_alignment_learnable_weights_get_gradients() -> None:
 
 def test_domain_alignment_flattens_maps_and_checks_shapes() -> None:
     g = _generator(8)
-    module = DomainAlignment(3, step_weights="fixed", eta_init=1.0)
+    module = DomainAlignment(3, weighting="fixed", eta_init=1.0)
     maps = torch.randn(3, 5, 2, 2, 2, generator=g)
     assert module(maps, maps).loss.item() == pytest.approx(0.0, abs=1e-6)
     with pytest.raises(ValueError, match="T = 2"):
         module(maps[:2], maps[:2])
-    with pytest.raises(ValueError, match="step_weights"):
-        DomainAlignment(3, step_weights="softmax", eta_init=1.0)
+    with pytest.raises(ValueError, match="weighting"):
+        DomainAlignment(3, weighting="softmax", eta_init=1.0)
 
 
 # ----------------------------------------------------------------------------------- MAG and MRP

@@ -135,12 +135,12 @@ def test_nmnist_items_splits_and_pair_keys(nmnist_raw):
     source = NMNIST(nmnist_raw)
     events = {item.id: item for item in source.event_items()}
     assert set(events) == {"train/5/00001", "train/0/00002", "test/7/00001", "test/0/00004"}
-    assert events["test/0/00004"].official_split == "test" and events["test/0/00004"].label == "0"
+    assert events["test/0/00004"].official_split == "test" and events["test/0/00004"].class_name == "0"
     images = {item.pair_key: item for item in source.image_items()}
     assert len(images) == 3 + 4
     for item in events.values():
         partner = images[item.pair_key]
-        assert partner.label == item.label and partner.official_split == item.official_split
+        assert partner.class_name == item.class_name and partner.official_split == item.official_split
     assert images[events["test/0/00004"].pair_key].index == 3
     stored = read_idx(nmnist_raw / "MNIST" / "t10k-images-idx3-ubyte")
     np.testing.assert_array_equal(source.read_image(images["test/3"]), stored[3])
@@ -198,7 +198,7 @@ def caltech_raw(tmp_path) -> Path:
 def test_ncaltech101_classes_by_name_and_pair_keys(caltech_raw):
     source = NCaltech101(caltech_raw)
     events, images = source.event_items(), source.image_items()
-    assert {i.label for i in events} == {i.label for i in images} == {"airplanes", "Faces_easy"}
+    assert {i.class_name for i in events} == {i.class_name for i in images} == {"airplanes", "Faces_easy"}
     assert {i.pair_key for i in events} == {"airplanes/image_0001", "airplanes/image_0002", "Faces_easy/image_0001"}
     assert {i.pair_key for i in events} < {i.pair_key for i in images}  # image_0003 has no recording
     assert all(i.official_split is None for i in events + images)
@@ -302,13 +302,13 @@ def test_aedat2_bad_files_raise_naming_the_file(cifar_raw, damage, message):
 def test_cifar10dvs_items_splits_and_images(cifar_raw):
     source = CIFAR10DVS(cifar_raw)
     events, images = source.event_items(), source.image_items()
-    assert sorted(i.label for i in events) == sorted(CIFAR_CLASSES)
+    assert sorted(i.class_name for i in events) == sorted(CIFAR_CLASSES)
     assert all(i.pair_key is None for i in events + images)
     assert all(i.official_split is None for i in events)
     assert [i.official_split for i in images].count("train") == 10 and len(images) == 13
-    assert [i.label for i in images if i.official_split == "test"] == ["airplane", "automobile", "bird"]
+    assert [i.class_name for i in images if i.official_split == "test"] == ["airplane", "automobile", "bird"]
     third_batch = [i for i in images if i.path.name == "data_batch_3"]
-    assert [i.label for i in third_batch] == ["cat", "truck"]
+    assert [i.class_name for i in third_batch] == ["cat", "truck"]
     stored, _ = read_cifar_batch(cifar_raw / "CIFAR-10/cifar-10-batches-py/data_batch_3")
     np.testing.assert_array_equal(source.read_image(third_batch[1]), stored[1])
     assert source.read_events(events[0]).tolist() == AEDAT_DECODED

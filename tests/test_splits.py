@@ -20,8 +20,8 @@ def paired_items(n_per_class=20, classes=("a", "b", "c"), official=None):
         for i in range(n_per_class):
             key = f"{c}/{i:03d}"
             split = official(i) if official else None
-            events.append(Item(id=key, label=c, pair_key=key, official_split=split))
-            images.append(Item(id=key, label=c, pair_key=key, official_split=split))
+            events.append(Item(id=key, class_name=c, pair_key=key, official_split=split))
+            images.append(Item(id=key, class_name=c, pair_key=key, official_split=split))
     return events, images
 
 
@@ -65,7 +65,7 @@ def test_leakage_is_detected():
 
 def test_conflicting_pair_labels_are_rejected():
     events, images = paired_items()
-    images[0] = Item(id=images[0].id, label="b", pair_key=images[0].pair_key)
+    images[0] = Item(id=images[0].id, class_name="b", pair_key=images[0].pair_key)
     with pytest.raises(ValueError, match="disagree on the class"):
         build_manifest(events, images, SPLIT_60_20_20)
 

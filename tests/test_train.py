@@ -23,7 +23,7 @@ SPLIT_60_20_20 = config.section("data", split={"train": 0.6, "val": 0.2, "test":
 def data(tmp_path_factory) -> ProcessedData:
     """Tiny learnable data on disk: class k lights up row block k in both modalities."""
     rng = np.random.default_rng(0)
-    items = [Item(id=f"{k}-{i}", label=str(k), pair_key=f"{k}-{i}") for k in range(CLASSES) for i in range(PER_CLASS)]
+    items = [Item(id=f"{k}-{i}", class_name=str(k), pair_key=f"{k}-{i}") for k in range(CLASSES) for i in range(PER_CLASS)]
     manifest = build_manifest(items, items, SPLIT_60_20_20)
     labels = manifest.loc[manifest["modality"] == "event", "label"].to_numpy()
     events = rng.random((len(labels), T, 2, SIZE, SIZE)).astype(np.float16) * 0.3

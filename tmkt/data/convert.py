@@ -42,9 +42,9 @@ def cap_per_class(items: list[Item], max_per_class: int | None) -> list[Item]:
         return items
     seen: dict[str, int] = {}
     kept = []
-    for item in sorted(items, key=lambda it: (it.label, it.id)):
-        if seen.get(item.label, 0) < max_per_class:
-            seen[item.label] = seen.get(item.label, 0) + 1
+    for item in sorted(items, key=lambda it: (it.class_name, it.id)):
+        if seen.get(item.class_name, 0) < max_per_class:
+            seen[item.class_name] = seen.get(item.class_name, 0) + 1
             kept.append(item)
     return kept
 
@@ -120,8 +120,8 @@ def convert(params: Params, out_dir: Path, workers: int | None = None, progress:
     if not event_items:
         raise ValueError(f"dataset {source.name!r} has no event recordings")
     # Images of classes without recordings (e.g. a background class) cannot be paired with anything.
-    event_classes = {it.label for it in event_items}
-    image_items = cap_per_class([it for it in source.image_items() if it.label in event_classes], data.max_per_class)
+    event_classes = {it.class_name for it in event_items}
+    image_items = cap_per_class([it for it in source.image_items() if it.class_name in event_classes], data.max_per_class)
     manifest = build_manifest(event_items, image_items, data)
     timings["index_and_split_s"] = time.perf_counter() - start
 

@@ -103,7 +103,7 @@ def check_no_leakage(manifest: pd.DataFrame) -> dict[str, int]:
 def build_manifest(event_items: list[Item], image_items: list[Item], data: DataConfig) -> pd.DataFrame:
     """One row per item with its split (by identity) and its scarcity rank; raises on class conflicts."""
     rows = [
-        dict(modality=m, row=i, id=it.id, class_name=it.label, pair_key=it.pair_key, official_split=it.official_split)
+        dict(modality=m, row=i, id=it.id, class_name=it.class_name, pair_key=it.pair_key, official_split=it.official_split)
         for m, items in (("event", event_items), ("image", image_items))
         for i, it in enumerate(items)
     ]

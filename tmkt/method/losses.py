@@ -6,7 +6,7 @@ TET (Deng et al. 2022, as used by He2024), logits ``O_t (T, B, K)``, labels ``y`
 
 ``MSE(O_t, phi)`` is the mean over the batch and classes of ``(O_t - phi)^2``; ``phi = V_th``.
 ``w_t = 1`` by default. He2024 weights the *event* stream's CE terms by ``1 - w_t``, where ``w_t`` are
-the domain-alignment step weights: pass ``step_weights = 1 - DAOutput.weights`` for that stream. This
+the domain-alignment step weights: pass ``ce_weights = 1 - DAOutput.weights`` for that stream. This
 trade-off is what keeps learnable ``w_t`` from collapsing to 0 (which would switch alignment off).
 
 Linear CKA (Kornblith et al. 2019) between ``X (B, Dx)`` and ``Y (B, Dy)`` with column-centred
@@ -47,7 +47,7 @@ def tet_loss(
     target: torch.Tensor,
     lam: float,
     phi: float,
-    step_weights: torch.Tensor | None = None,
+    ce_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """TET loss of per-step logits ``(T, B, K)`` against class labels ``(B,)``; optional ``w_t (T,)`` on the CE."""
     if logits.dim() != 3:
@@ -58,10 +58,10 @@ def tet_loss(
     if not 0.0 <= lam <= 1.0:
         raise ValueError(f"lam (weight of the MSE term) must lie in [0, 1], got {lam!r}")
     ce_per_step = F.cross_entropy(logits.reshape(T * B, K), target.repeat(T), reduction="none").view(T, B).mean(1)
-    if step_weights is not None:
-        if step_weights.shape != (T,):
-            raise ValueError(f"step_weights must have shape (T,) = ({T},), got {tuple(step_weights.shape)}")
-        ce_per_step = step_weights * ce_per_step
+    if ce_weights is not None:
+        if ce_weights.shape != (T,):
+            raise ValueError(f"ce_weights must have shape (T,) = ({T},), got {tuple(ce_weights.shape)}")
+        ce_per_step = ce_weights * ce_per_step
     mse = (logits - phi).pow(2).mean()
     return (1.0 - lam) * ce_per_step.mean() + lam * mse
 
@@ -106,19 +106,19 @@ class DomainAlignment(nn.Module):
     """``L_DA = mean_t w_t (1 - CKA(F_t^m, F_t^e))`` with ``w_t = sigmoid(eta_t)`` ('learnable') or 1 ('fixed')."""
 
     def __init__(
-        self, time_steps: int, step_weights: StepWeights, eta_init: float
+        self, time_steps: int, weighting: StepWeights, eta_init: float
     ) -> None:
         super().__init__()
         if isinstance(time_steps, bool) or not isinstance(time_steps, int) or time_steps < 1:
             raise ValueError(f"time_steps must be an int >= 1, got {time_steps!r}")
-        if step_weights not in get_args(StepWeights):
-            raise ValueError(f"step_weights must be one of {get_args(StepWeights)}, got {step_weights!r}")
+        if weighting not in get_args(StepWeights):
+            raise ValueError(f"weighting must be one of {get_args(StepWeights)}, got {weighting!r}")
         self.time_steps = time_steps
         self.eta: nn.Parameter | None = (
-            nn.Parameter(torch.full((time_steps,), float(eta_init))) if step_weights == "learnable" else None
+            nn.Parameter(torch.full((time_steps,), float(eta_init))) if weighting == "learnable" else None
         )
 
-    def step_weights(self) -> torch.Tensor:
+    def weights(self) -> torch.Tensor:
         """The current ``w_t (T,)``."""
         if self.eta is None:
             return torch.ones(self.time_steps)
@@ -134,12 +134,12 @@ class DomainAlignment(nn.Module):
         if feat_mixed.shape[0] != self.time_steps:
             raise ValueError(f"features have T = {feat_mixed.shape[0]} steps, module built for {self.time_steps}")
         cka = linear_cka(feat_mixed.flatten(2), feat_event.flatten(2))
-        weights = self.step_weights().to(device=cka.device, dtype=cka.dtype)
+        weights = self.weights().to(device=cka.device, dtype=cka.dtype)
         loss = (weights * (1.0 - cka)).mean()
         return DAOutput(loss=loss, cka=cka.detach(), weights=weights)
 
     def extra_repr(self) -> str:
-        return f"time_steps={self.time_steps}, step_weights={'learnable' if self.eta is not None else 'fixed'}"
+        return f"time_steps={self.time_steps}, weighting={'learnable' if self.eta is not None else 'fixed'}"
 
 
 def _check_modality(logits: torch.Tensor, modality: torch.Tensor) -> None:

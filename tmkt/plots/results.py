@@ -65,22 +65,6 @@ def ratio_curve_figure(runs: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def method_learning_curves_figure(histories: pd.DataFrame) -> plt.Figure:
-    """Validation accuracy per epoch, mean over seeds with a ± std band, one line per method."""
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for method, group in histories.groupby("method", sort=False):
-        stats = group.groupby("epoch")["val_acc"].agg(["mean", "std"])
-        color = METHOD_COLORS.get(method, "k")
-        ax.plot(stats.index, 100 * stats["mean"], marker=".", color=color, label=method)
-        ax.fill_between(stats.index, 100 * (stats["mean"] - stats["std"]), 100 * (stats["mean"] + stats["std"]),
-                        color=color, alpha=0.15)
-    ax.set(xlabel="epoch", ylabel="validation accuracy (%)", title="Learning curves (mean ± std over seeds)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    return fig
-
-
 def internals_figure(last_epochs: pd.DataFrame) -> plt.Figure:
     """Left: CKA(mixed, event) per time step (methods with a mixed stream); right: spike rate per LIF layer.
 

@@ -8,17 +8,28 @@ import numpy as np
 import pandas as pd
 
 from tmkt import layout
+from tmkt.plots.style import METHOD_COLORS
 
 
-def learning_curves_figure(histories: dict[str, pd.DataFrame]) -> plt.Figure:
-    """Training loss and validation accuracy per epoch; one line per run (e.g. per seed)."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.2))
-    for name, h in histories.items():
-        ax1.plot(h["epoch"], h["loss"], marker=".", label=name)
-        ax2.plot(h["epoch"], 100 * h["val_acc"], marker=".", label=name)
-    ax1.set(xlabel="epoch", ylabel="training loss")
-    ax2.set(xlabel="epoch", ylabel="validation accuracy (%)")
-    ax2.legend(fontsize=8)
+def learning_curves_figure(histories: pd.DataFrame, by: str) -> plt.Figure:
+    """Training loss and validation accuracy per epoch, one line per value of column ``by`` (``seed``: each run
+    of a cell; ``method``: the method's colour): the mean over that group's runs, with a ± std band where the
+    group holds several."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    for name, group in histories.groupby(by, sort=False):
+        color = METHOD_COLORS.get(name) if by == "method" else None
+        for ax, column, scale in ((axes[0], "loss", 1.0), (axes[1], "val_acc", 100.0)):
+            stats = group.groupby("epoch")[column].agg(["mean", "std", "count"])
+            (line,) = ax.plot(stats.index, scale * stats["mean"], marker=".", color=color, label=f"{by} {name}"
+                              if by == "seed" else str(name))
+            if (stats["count"] > 1).any():
+                low, high = scale * (stats["mean"] - stats["std"]), scale * (stats["mean"] + stats["std"])
+                ax.fill_between(stats.index, low, high, color=line.get_color(), alpha=0.15)
+    axes[0].set(xlabel="epoch", ylabel="training loss")
+    axes[1].set(xlabel="epoch", ylabel="validation accuracy (%)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8)
     fig.tight_layout()
     return fig
 

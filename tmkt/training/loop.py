@@ -120,7 +120,7 @@ class Trainer:
         self.model: TwoStreamSNN = build_model(params.model, len(data.classes), T, data.frame_size).to(self.device)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.alignment = DomainAlignment(T, self.method.step_weights, params.loss.da_eta_init).to(self.device)
+        self.alignment = DomainAlignment(T, self.method.da_weighting, params.loss.da_eta_init).to(self.device)
         self.optimizer = torch.optim.AdamW(
             list(self.model.parameters()) + list(self.alignment.parameters()), lr=cfg.lr, weight_decay=cfg.weight_decay
         )
@@ -250,7 +250,7 @@ class Trainer:
             row |= layout.per_step(layout.SWITCH, [int(c) for c in log.switch_hist])
         row |= {f"{layout.RATE}{name}": float(np.mean(v)) for name, v in log.spike_rates.items()}
         if self.method.weights_event_loss:
-            row |= layout.per_step(layout.DA_WEIGHT, [float(w) for w in self.alignment.step_weights().detach().cpu()])
+            row |= layout.per_step(layout.DA_WEIGHT, [float(w) for w in self.alignment.weights().detach().cpu()])
         self.history.append(row)
         if row["val_acc"] > self.best["val_acc"]:
             self.best = dict(val_acc=row["val_acc"], epoch=epoch + 1,

@@ -35,7 +35,7 @@ class Method:
     mixup: str | None  #: "timestep", "sample" or None (no mixed stream)
     image_phase: bool  #: the first epochs train on images (finetune)
     domain_alignment: bool
-    step_weights: str  #: "learnable" (w_t = sigmoid(eta_t)) or "fixed" (w_t = 1)
+    da_weighting: str  #: CKA step weights: "learnable" (w_t = sigmoid(eta_t)) or "fixed" (w_t = 1)
     mag: bool
     mrp: bool
 
@@ -51,7 +51,7 @@ class Method:
     @property
     def weights_event_loss(self) -> bool:
         """Whether the event stream's TET terms are weighted by ``1 - w_t`` of the learnable step weights."""
-        return self.step_weights == "learnable" and self.domain_alignment
+        return self.da_weighting == "learnable" and self.domain_alignment
 
 
 @dataclass
@@ -96,7 +96,7 @@ def mixed_step(
     modality, ratio = mixed.modality.to(device), mixed.ratio.to(device)
     loss = total_loss(
         tet_loss(out_m.logits, labels, **tet),
-        tet_loss(out.logits, labels, step_weights=1.0 - da.weights if method.weights_event_loss else None, **tet),
+        tet_loss(out.logits, labels, ce_weights=1.0 - da.weights if method.weights_event_loss else None, **tet),
         da=da.loss if method.domain_alignment else None,
         mag=mag_loss(out_m.mag_logits, modality) if method.mag else None,
         mrp=mrp_loss(out_m.ratio_pred, ratio, loss_cfg.mrp_loss) if method.mrp else None,

@@ -32,7 +32,7 @@ class Item:
     """One event recording or one image of a source."""
 
     id: str  #: unique within the source and modality, e.g. "airplanes/image_0001"
-    label: str  #: canonical class name
+    class_name: str  #: canonical class name (the manifest's ``class_name``; its ``label`` is the class index)
     pair_key: str | None = None  #: identity shared by a recording and its source image; None if unknown
     official_split: OfficialSplit = None  #: the dataset's own train/test split, if it has one
     path: Path | None = None  #: file holding the item (file-backed sources)

@@ -147,7 +147,7 @@ class CIFAR10DVS(ScannedItems):
             items += [
                 Item(
                     id=f"{split}/{len(items) + row:05d}",
-                    label=self.classes[label],
+                    class_name=self.classes[label],
                     official_split=split,
                     path=path,
                     index=row,
@@ -175,7 +175,7 @@ class CIFAR10DVS(ScannedItems):
                     f"{folders[label]}: recordings {', '.join(twice[:5])} are present both as .aedat and "
                     ".aedat4; keep one format per recording"
                 )
-            items += [Item(id=f"{label}/{p.stem}", label=label, path=p) for p in paths]
+            items += [Item(id=f"{label}/{p.stem}", class_name=label, path=p) for p in paths]
         return items
 
     def read_events(self, item: Item) -> np.ndarray:

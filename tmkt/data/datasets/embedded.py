@@ -35,7 +35,7 @@ class SimulatedMNIST:
 
     def _items(self) -> list[Item]:
         _, labels = self._digits
-        return [Item(id=f"{i:05d}", label=str(y), pair_key=f"{i:05d}", index=i) for i, y in enumerate(labels)]
+        return [Item(id=f"{i:05d}", class_name=str(y), pair_key=f"{i:05d}", index=i) for i, y in enumerate(labels)]
 
     def event_items(self) -> list[Item]:
         return self._items()

@@ -98,7 +98,7 @@ class NCaltech101(ScannedItems):
     @staticmethod
     def _items(files: dict[str, list[Path]]) -> list[Item]:
         items = [
-            Item(id=f"{label}/{path.stem}", label=label, pair_key=f"{label}/{path.stem}", path=path)
+            Item(id=f"{label}/{path.stem}", class_name=label, pair_key=f"{label}/{path.stem}", path=path)
             for label, paths in sorted(files.items())
             for path in paths
         ]

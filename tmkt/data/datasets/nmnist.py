@@ -91,7 +91,7 @@ class NMNIST(ScannedItems):
                 items.append(
                     Item(
                         id=f"{split}/{digit}/{path.stem}",
-                        label=digit,
+                        class_name=digit,
                         pair_key=f"{split}/{index}",
                         official_split=split,
                         path=path,
@@ -110,7 +110,7 @@ class NMNIST(ScannedItems):
         return [
             Item(
                 id=f"{split}/{index:05d}",
-                label=str(label),
+                class_name=str(label),
                 pair_key=f"{split}/{index}",
                 official_split=split,
                 path=self._image_files[split],
