@@ -1,8 +1,8 @@
 """Peak memory of the pipeline's stages on the default configuration, against the 4 GB budget.
 
-Runs the convert and train notebooks through the papermill command line, as ``dvc.yaml`` does (every
-ablation cell is the train notebook with other overrides, so it has the train stage's footprint), into a
-temporary folder, and samples every ``--interval`` seconds:
+Runs the convert and train stages' own commands, read from ``dvc.yaml`` through DVC (every ablation cell is
+the train notebook for another cell, so it has the train stage's footprint), writing into a temporary
+folder, and samples every ``--interval`` seconds:
 
 - the summed resident set size (RSS) of the papermill process and all its descendants (kernel, fork server,
   seed or conversion workers). Pages shared between them (libraries, the memory-mapped data) count once per
@@ -26,6 +26,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import psutil  # noqa: E402
+from dvc.repo import Repo  # noqa: E402
 
 from tmkt import io as tmkt_io  # noqa: E402
 from tmkt import layout  # noqa: E402
@@ -35,16 +36,21 @@ BUDGET_MB = 4096
 MB = 2**20
 
 
-def stage_commands(work: Path) -> dict[str, list[str]]:
-    """The convert and train stages' papermill calls, writing into ``work`` instead of the pipeline's outputs."""
-    papermill = ["papermill", "-k", "python3", "--log-level", "WARNING", "-p", "params_file", "params.yaml"]
-    return {
-        "convert": papermill + ["notebooks/01_convert.ipynb", str(work / "01.ipynb"), "-p", "out_dir",
-                                str(work / "processed")],
-        "train": papermill + ["notebooks/02_train.ipynb", str(work / "02.ipynb"), "-p", "processed_dir",
-                              str(work / "processed"), "-p", "runs_dir", str(work / "runs"), "-p", "metrics_file",
-                              str(work / "metrics.json")],
-    }
+#: The pipeline's outputs a measured stage must not touch, and where in the work folder they go instead.
+REDIRECTED = ("data/processed", "reports/notebooks")
+
+
+def stage_commands(work: Path) -> dict[str, str]:
+    """The convert and train stages' commands as DVC resolves them from ``dvc.yaml``, writing into ``work``
+    instead of the pipeline's outputs (the train notebook's ``reports_root`` moved there too)."""
+    with Repo(str(layout.ROOT)) as repo:
+        commands = {stage.name: stage.cmd for stage in repo.index.stages if stage.name in ("convert", "train")}
+    out = {}
+    for name, command in commands.items():
+        for folder in REDIRECTED:
+            command = command.replace(folder, str(work / folder))
+        out[name] = command + (f" -p reports_root {work}" if name == "train" else "")
+    return out
 
 
 def tree_rss(process: psutil.Process) -> int:
@@ -58,11 +64,11 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def measure(name: str, command: list[str], interval: float) -> tuple[dict, list[tuple[float, float]]]:
-    """Run ``command`` from the repository root; its peak memory and the sampled (seconds, tree RSS MB)."""
+def measure(name: str, command: str, interval: float) -> tuple[dict, list[tuple[float, float]]]:
+    """Run the shell ``command`` from the repository root; its peak memory and the sampled (seconds, tree RSS MB)."""
     baseline = psutil.virtual_memory().used
     start = time.perf_counter()
-    child = subprocess.Popen(command, cwd=layout.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(command, shell=True, cwd=layout.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     process = psutil.Process(child.pid)
     samples, peak_used = [], 0
     while child.poll() is None:

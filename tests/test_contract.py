@@ -170,3 +170,16 @@ def test_training_stages_depend_on_exactly_the_code_their_notebook_reaches(stage
         if family(name) in ("train", "ablate"):
             code = {dep for dep in stage["deps"] if dep.startswith("tmkt")}
             assert code == reached, f"{name}: missing {reached - code}, not reached {code - reached}"
+
+
+def test_memory_benchmark_runs_the_stage_commands_away_from_the_pipeline_outputs(stages, tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(layout.ROOT / "benchmarks"))
+    import bench_memory
+
+    commands = bench_memory.stage_commands(tmp_path)
+    assert set(commands) == {"convert", "train"}
+    for name, command in commands.items():
+        assert command.startswith(stages[name]["cmd"].replace("data/processed", str(tmp_path / "data/processed"))
+                                  .replace("reports/notebooks", str(tmp_path / "reports/notebooks"))), name
+        outside = [word for word in command.split() if word.startswith(("data/", "reports/"))]
+        assert not outside, f"{name} would write {outside} of the pipeline"
