@@ -33,6 +33,16 @@ def summarize(runs: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
     return table.reset_index(drop=not by)
 
 
+def cell_metrics(runs: pd.DataFrame) -> dict:
+    """A cell's ``metrics.json``, what ``dvc metrics show`` and ``dvc exp show`` list: its number of seeds and,
+    over them, the mean and std of the test accuracy at the best-validation epoch and of that validation accuracy
+    (fractions). Per-seed values and everything else are in the cell's ``runs.csv``."""
+    out: dict = {"seeds": int(len(runs))}
+    for metric in ("test_acc", "val_acc"):
+        out[metric] = {"mean": float(runs[metric].mean()), "std": float(runs[metric].std())}
+    return out
+
+
 def pm(mean: float, std: float, scale: float = 100.0, digits: int = 1) -> str:
     """``mean ± std`` as text (accuracies in % by default); a single run shows no spread."""
     if np.isnan(std):

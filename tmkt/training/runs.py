@@ -17,7 +17,7 @@ import pandas as pd
 from tmkt import io, layout
 from tmkt.config import Params
 from tmkt.data.processed import ProcessedData
-from tmkt.stats import summarize
+from tmkt.stats import cell_metrics
 from tmkt.training.loop import Trainer
 
 
@@ -72,7 +72,7 @@ def train_seeds(
 
     Up to ``base.parallel_runs`` seeds train at once (:func:`train_runs`). Run folders of seeds no longer
     listed are removed. Writes ``runs_dir/runs.csv`` (one row per seed) and ``metrics_path``
-    (:func:`tmkt.metrics.summarize`: mean ± std over seeds, what ``dvc metrics`` shows); returns the runs.
+    (:func:`tmkt.stats.cell_metrics`: mean ± std over seeds, what ``dvc metrics`` shows); returns the runs.
     """
     runs_dir = Path(runs_dir)
     seeds = list(params.base.seeds if seeds is None else seeds)
@@ -83,5 +83,5 @@ def train_seeds(
     jobs = [Run(params, seed, layout.seed_folder(runs_dir, seed)) for seed in seeds]
     runs = pd.DataFrame(train_runs(jobs, data, params.base.parallel_runs, progress))
     io.write_csv(runs_dir / layout.RUNS_TABLE, runs.to_dict("records"))
-    io.write_json(metrics_path, dict(method=params.train.method, **summarize(runs).iloc[0].to_dict()))
+    io.write_json(metrics_path, dict(method=params.train.method, **cell_metrics(runs)))
     return runs
