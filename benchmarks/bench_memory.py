@@ -26,31 +26,18 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import psutil  # noqa: E402
-from dvc.repo import Repo  # noqa: E402
 
 from tmkt import io as tmkt_io  # noqa: E402
-from tmkt import layout  # noqa: E402
+from tmkt import layout, stages  # noqa: E402
 
 OUT_DIR = layout.REPORTS / "benchmarks"
 BUDGET_MB = 4096
 MB = 2**20
 
 
-#: The pipeline's outputs a measured stage must not touch, and where in the work folder they go instead.
-REDIRECTED = ("data/processed", "reports/notebooks")
-
-
 def stage_commands(work: Path) -> dict[str, str]:
-    """The convert and train stages' commands as DVC resolves them from ``dvc.yaml``, writing into ``work``
-    instead of the pipeline's outputs (the train notebook's ``reports_root`` moved there too)."""
-    with Repo(str(layout.ROOT)) as repo:
-        commands = {stage.name: stage.cmd for stage in repo.index.stages if stage.name in ("convert", "train")}
-    out = {}
-    for name, command in commands.items():
-        for folder in REDIRECTED:
-            command = command.replace(folder, str(work / folder))
-        out[name] = command + (f" -p reports_root {work}" if name == "train" else "")
-    return out
+    """The convert and train stages' commands as ``dvc.yaml`` defines them, writing into ``work``."""
+    return {name: stages.relocated_command(name, work) for name in ("convert", "train")}
 
 
 def tree_rss(process: psutil.Process) -> int:

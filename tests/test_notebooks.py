@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 
 import numpy as np
 import papermill as pm
@@ -11,7 +13,7 @@ import pytest
 import pandas as pd
 import yaml
 
-from tmkt import config, grid, layout
+from tmkt import config, grid, layout, stages
 from tmkt.data.processed import ProcessedData
 from tmkt.training.runs import train_seeds
 
@@ -103,3 +105,22 @@ def test_figures_notebook_reads_every_cell(processed, reference):
     assert "tmkt" in (figures / "headline.md").read_text()
     times = pd.read_csv(figures / "stage_times.csv")
     assert list(times["stage"]) == ["train"]  # the one notebook papermill executed into reports/
+
+
+def test_a_training_stage_tells_the_terminal_how_it_goes(processed, tmp_path):
+    """The train stage's own dvc.yaml command, as `dvc repro` runs it: one line per epoch with the time left, no
+    kernel transport warning; started again, it says which runs it resumes."""
+    work = tmp_path / "work"
+    (work / "data").mkdir(parents=True)
+    (work / "data/processed").symlink_to(processed / "processed")
+    command = stages.relocated_command("train", work) + f' -p overrides "{TINY_TRAIN}"'
+    first = subprocess.run(command, shell=True, cwd=layout.ROOT, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr[-2000:]
+    terminal = first.stdout + first.stderr
+    assert "[train] 2 runs of 2 epochs, 2 at a time" in terminal
+    epochs = re.findall(r"\[train\] seed (\d) · epoch (\d)/2 · val \d\.\d{3} · \S+ elapsed, (?:about \S+ left|done)", terminal)
+    assert sorted(epochs) == [("3", "1"), ("3", "2"), ("4", "1"), ("4", "2")]
+    assert "without encryption" not in terminal and "Executing" not in terminal
+    again = subprocess.run(command, shell=True, cwd=layout.ROOT, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stderr.count("already trained (2 epochs in its checkpoint)") == 2

@@ -10,7 +10,7 @@ from dvc.repo import Repo
 
 from tmkt import config, layout, provenance
 from tmkt.training import checkpoints
-from tmkt.data.processed import FILES
+
 
 
 @pytest.fixture
@@ -47,13 +47,13 @@ def test_fingerprint_follows_the_training_code_and_the_data(fake_data, monkeypat
     params = config.load()
     before = checkpoints.fingerprint(params, 1, fake_data)
     assert checkpoints.fingerprint(params, 2, fake_data) != before
-    (fake_data / FILES[0]).write_bytes(b"other events")
+    (fake_data / layout.EVENT_FRAMES).write_bytes(b"other events")
     assert checkpoints.fingerprint(params, 1, fake_data) != before
 
 
 @pytest.fixture
 def fake_data(tmp_path):
-    for name in FILES:
+    for name in layout.PROCESSED_FILES:
         (tmp_path / name).write_bytes(name.encode())
     return tmp_path
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,8 +14,9 @@ from tmkt import config
 from tmkt.data.datasets.base import Item
 from tmkt.data.processed import ProcessedData
 from tmkt.data.splits import build_manifest
-from tmkt.training.loop import Trainer, epoch_batches, warmup_cosine
-from tmkt.training.runs import train_seeds
+from tmkt.terminal import StageClock, duration
+from tmkt.training.loop import RunEvent, Trainer, epoch_batches, warmup_cosine
+from tmkt.training.runs import Run, StageReport, train_seeds
 
 T, SIZE, CLASSES, PER_CLASS = 3, 8, 3, 20
 SPLIT_60_20_20 = config.section("data", split={"train": 0.6, "val": 0.2, "test": 0.2})  # the sizes below assume it
@@ -82,8 +85,11 @@ def test_killed_run_resumes_to_the_uninterrupted_result(data, tmp_path):
     whole = Trainer(params, data, tmp_path / "whole", seed=7).fit(progress=False)
     assert Trainer(params, data, tmp_path / "killed", seed=7).fit(progress=False, stop_after=2) == {}
     assert len(pd.read_csv(tmp_path / "whole" / "history.csv")) == 3
-    resumed = Trainer(params, data, tmp_path / "killed", seed=7).fit(progress=False)
+    events = []
+    resumed = Trainer(params, data, tmp_path / "killed", seed=7).fit(progress=False, report=events.append)
     assert resumed["resumed"] and not whole["resumed"]
+    assert events[0] == RunEvent(7, 2, 3, start="resumed") and [e.epoch for e in events[1:]] == [3]
+    assert events[1].val_acc == pd.read_csv(tmp_path / "killed" / "history.csv")["val_acc"].iloc[-1]
     for key in ("best_epoch", "val_acc", "test_acc", "test_acc_last"):
         assert resumed[key] == whole[key], key
     pd.testing.assert_frame_equal(
@@ -96,6 +102,31 @@ def test_checkpoint_of_another_configuration_is_not_resumed(data, tmp_path):
     other = Trainer(params_for("tmkt", **{"train.lr": 0.001}), data, tmp_path, seed=7)
     assert not other.try_resume()
     assert Trainer(params_for("tmkt"), data, tmp_path, seed=7).try_resume()
+    events = []
+    Trainer(params_for("tmkt", **{"train.lr": 0.001}), data, tmp_path, seed=7).fit(progress=False, stop_after=0,
+                                                                                  report=events.append)
+    assert events == [RunEvent(7, 0, 3, start="restarted")]
+
+
+def test_stage_report_says_what_resumes_and_how_long_is_left(capfd):
+    runs = [Run(params_for("tmkt"), seed, Path("unused")) for seed in (1, 2)]
+    report = StageReport("ablate-aux@none", runs, workers=2)
+    report(RunEvent(1, 3, 3, start="resumed"))
+    report(RunEvent(2, 1, 3, start="resumed"))
+    report(RunEvent(2, 2, 3, val_acc=0.5))
+    report(RunEvent(2, 3, 3, val_acc=0.75))
+    lines = capfd.readouterr().err.splitlines()
+    assert lines[0] == "[ablate-aux@none] 2 runs of 3 epochs, 2 at a time"
+    assert lines[1] == "[ablate-aux@none] seed 1: already trained (3 epochs in its checkpoint), evaluating it"
+    assert lines[2] == "[ablate-aux@none] seed 2: resuming from its checkpoint after epoch 1 of 3"
+    assert lines[3].startswith("[ablate-aux@none] seed 2 · epoch 2/3 · val 0.500 · ") and lines[3].endswith(" left")
+    assert lines[4].endswith("elapsed, done")  # 6 epochs: 4 in checkpoints, 2 trained now
+
+
+def test_stage_clock_estimates_the_time_left_from_the_rate_so_far():
+    clock = StageClock(total=10, skipped=2, start=time.perf_counter() - 8.0)
+    assert clock.tick().endswith("about 56s left")  # 8 s for 1 epoch, 7 to go
+    assert duration(3725) == "1h02m" and duration(185) == "3m05s" and duration(12.4) == "12s"
 
 
 def test_test_split_is_read_only_after_training(data, tmp_path, monkeypatch):

@@ -30,6 +30,14 @@ NOTEBOOKS: Path = ROOT / "notebooks"
 #: The executed notebooks of the convert, train and figures stages.
 EXECUTED: str = "reports/notebooks"
 
+# ------------------------------------------------------------------------------ processed data
+#: The convert stage's output folder (``data/processed``), read by :mod:`tmkt.data.processed`.
+EVENT_FRAMES: str = "events.npy"
+IMAGE_VALUES: str = "images.npy"
+MANIFEST: str = "manifest.csv"
+META: str = "meta.json"
+PROCESSED_FILES: tuple[str, ...] = (EVENT_FRAMES, IMAGE_VALUES, MANIFEST, META)
+
 # ------------------------------------------------------------------------------ cells and runs
 REFERENCE_CELL: str = "reports/train"  #: the train stage's folder
 ABLATE: str = "reports/ablate"  #: the ablation cells' folders: ``<axis>/<cell>``

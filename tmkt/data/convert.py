@@ -28,7 +28,8 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from tmkt import io
+from tmkt import io, layout
+from tmkt.terminal import duration, say
 from tmkt.config import DataConfig, Params
 from tmkt.data import frames
 from tmkt.data.datasets import open_source
@@ -124,6 +125,8 @@ def convert(params: Params, out_dir: Path, workers: int | None = None, progress:
     image_items = cap_per_class([it for it in source.image_items() if it.class_name in event_classes], data.max_per_class)
     manifest = build_manifest(event_items, image_items, data)
     timings["index_and_split_s"] = time.perf_counter() - start
+    say(f"[convert] {source.name}: {len(event_items)} recordings and {len(image_items)} images of "
+        f"{len(event_classes)} classes, split by identity; {workers} process{'es' * (workers != 1)}")
 
     start = time.perf_counter()
     converted = _map(_event_frames, event_items, source, data, workers, "events -> frames", progress)
@@ -131,10 +134,13 @@ def convert(params: Params, out_dir: Path, workers: int | None = None, progress:
     manifest.loc[manifest["modality"] == "event", "n_events"] = [c[1] for c in converted]
     manifest.loc[manifest["modality"] == "event", "duration_ms"] = [c[2] / 1e3 for c in converted]
     timings["events_s"] = time.perf_counter() - start
+    say(f"[convert] {len(event_items)} recordings -> {data.time_bins}x2x{data.height}x{data.width} frames in "
+        f"{duration(timings['events_s'])}")
 
     start = time.perf_counter()
     images = np.stack(_map(_image_value, image_items, source, data, workers, "images -> V channel", progress))
     timings["images_s"] = time.perf_counter() - start
+    say(f"[convert] {len(image_items)} images -> value channels in {duration(timings['images_s'])}")
 
     classes = manifest.drop_duplicates("label").sort_values("label")["class_name"].tolist()
     meta = dict(
@@ -148,10 +154,12 @@ def convert(params: Params, out_dir: Path, workers: int | None = None, progress:
     )
     start = time.perf_counter()
     with io.atomic_dir(out_dir) as tmp:
-        np.save(tmp / "events.npy", event_frames)
-        np.save(tmp / "images.npy", images)
-        manifest.to_csv(tmp / "manifest.csv", index=False)
-        io.write_json(tmp / "meta.json", meta)
+        np.save(tmp / layout.EVENT_FRAMES, event_frames)
+        np.save(tmp / layout.IMAGE_VALUES, images)
+        manifest.to_csv(tmp / layout.MANIFEST, index=False)
+        io.write_json(tmp / layout.META, meta)
     timings["write_s"] = time.perf_counter() - start
+    say(f"[convert] wrote {out_dir} in {duration(timings['write_s'])}; "
+        f"{duration(sum(timings.values()))} in all")
     return ConvertResult(manifest=manifest, meta=meta, out_dir=out_dir, timings=timings)
 

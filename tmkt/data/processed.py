@@ -16,9 +16,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tmkt import layout
 from tmkt.data.datasets.base import DatasetError
-
-FILES = ("events.npy", "images.npy", "manifest.csv", "meta.json")
 
 
 @dataclass
@@ -34,17 +33,17 @@ class ProcessedData:
     @classmethod
     def load(cls, folder: str | Path) -> "ProcessedData":
         folder = Path(folder)
-        missing = [name for name in FILES if not (folder / name).is_file()]
+        missing = [name for name in layout.PROCESSED_FILES if not (folder / name).is_file()]
         if missing:
             raise DatasetError(
                 f"{folder} lacks {', '.join(missing)}: run the convert stage first (`dvc repro convert`)"
             )
-        manifest = pd.read_csv(folder / "manifest.csv", dtype={"id": str, "pair_key": str, "class_name": str})
+        manifest = pd.read_csv(folder / layout.MANIFEST, dtype={"id": str, "pair_key": str, "class_name": str})
         return cls(
-            events=np.load(folder / "events.npy", mmap_mode="r"),
-            images=np.load(folder / "images.npy"),
+            events=np.load(folder / layout.EVENT_FRAMES, mmap_mode="r"),
+            images=np.load(folder / layout.IMAGE_VALUES),
             manifest=manifest,
-            meta=json.loads((folder / "meta.json").read_text()),
+            meta=json.loads((folder / layout.META).read_text()),
             folder=folder,
         )
 

@@ -15,7 +15,6 @@ import torch
 
 from tmkt import io, layout
 from tmkt.config import STAGE_SECTIONS, Params
-from tmkt.data.processed import FILES as PROCESSED_FILES
 from tmkt.provenance import closure
 
 #: The sections that shape a run: the train stage's, except ``base`` (seeds, device, threads, processes). The
@@ -36,7 +35,7 @@ def fingerprint(params: Params, seed: int, data_folder: str | Path) -> str:
     digest.update(json.dumps({k: getattr(params, k).model_dump() for k in RUN_SECTIONS} | {"seed": seed}, sort_keys=True).encode())
     for source in closure({TRAINING_CODE}):
         digest.update(str(source).encode() + (layout.ROOT / source).read_bytes())
-    for name in PROCESSED_FILES:
+    for name in layout.PROCESSED_FILES:
         with open(Path(data_folder) / name, "rb") as f:
             digest.update(hashlib.file_digest(f, "sha256").digest())
     return digest.hexdigest()[:16]

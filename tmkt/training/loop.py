@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,18 @@ from tmkt.method.mixup import ratio_schedule
 from tmkt.method.models import TwoStreamSNN, build_model, predict
 from tmkt.training import checkpoints
 from tmkt.training.methods import Method, Step, mixed_step, single_stream_step
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """What a run reports as it goes: its start (``val_acc`` None; ``epoch`` = epochs already done and ``start``
+    how it begins) and every finished epoch (``epoch`` 1-based, with its validation accuracy)."""
+
+    seed: int
+    epoch: int
+    epochs: int
+    val_acc: float | None = None
+    start: str = ""  #: "fresh", "resumed" (from this run's checkpoint) or "restarted" (a checkpoint of another run)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -204,16 +217,22 @@ class Trainer:
         return float((truth == pred).mean())
 
     # ------------------------------------------------------------------ the run
-    def fit(self, progress: bool = True, stop_after: int | None = None) -> dict:
+    def fit(
+        self, progress: bool = True, stop_after: int | None = None, report: Callable[[RunEvent], None] | None = None
+    ) -> dict:
         """Train all epochs (resuming from a checkpoint), write history/metrics; returns the metrics.
 
-        ``progress`` shows a bar over each epoch's steps; a one-line summary is printed after every epoch.
-
-        ``stop_after`` ends the run after that many epochs in this call (used to test resumption).
+        ``progress`` shows a bar over each epoch's steps (JupyterLab); ``report`` receives a :class:`RunEvent`
+        at the start and after every epoch. ``stop_after`` ends the run after that many epochs in this call
+        (used to test resumption).
         """
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        had_checkpoint = (self.out_dir / layout.CHECKPOINT).is_file()
         resumed = self.try_resume()
         cfg = self.params.train
+        report = report or (lambda event: None)
+        report(RunEvent(self.seed, len(self.history), cfg.epochs,
+                        start="resumed" if resumed else "restarted" if had_checkpoint else "fresh"))
         start = time.perf_counter()
         for epoch in range(len(self.history), cfg.epochs):
             if stop_after is not None and epoch >= stop_after:
@@ -234,9 +253,7 @@ class Trainer:
                 self._step(rows, epoch, step, rng, gen, log)
                 bar.set_postfix(loss=f"{log.mean('loss'):.3f}", acc=f"{log.mean('train_acc'):.2f}")
             self._end_epoch(epoch, log)
-            h = self.history[-1]
-            print(f"seed {self.seed} epoch {epoch + 1}/{cfg.epochs}: loss {h['loss']:.3f} train {h['train_acc']:.3f} "
-                  f"val {h['val_acc']:.3f}", flush=True)
+            report(RunEvent(self.seed, epoch + 1, cfg.epochs, val_acc=self.history[-1]["val_acc"]))
         return self._finish(time.perf_counter() - start, resumed)
 
     def _end_epoch(self, epoch: int, log: EpochLog) -> None:

@@ -1,13 +1,17 @@
 """Many runs at once: each in its own process, a cell's seeds into its runs folder (``tmkt.layout``).
 
 Seeds run in parallel processes (``base.parallel_runs``, ``base.num_threads`` torch threads each); a
-run's result does not depend on which process trains it or on the runs beside it.
+run's result does not depend on which process trains it or on the runs beside it. Every run reports its start
+and its epochs (``tmkt.training.loop.RunEvent``) to the stage's process, which writes one terminal line each
+(:class:`StageReport`), with the time the stage has left.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import shutil
+import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +22,11 @@ from tmkt import io, layout
 from tmkt.config import Params
 from tmkt.data.processed import ProcessedData
 from tmkt.stats import cell_metrics
-from tmkt.training.loop import Trainer
+from tmkt.terminal import StageClock, say
+from tmkt.training.loop import RunEvent, Trainer
+
+#: In a worker process: the queue its runs report to (set by :func:`_report_to`).
+_EVENTS = None
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
@@ -33,9 +41,41 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     return context
 
 
-def _train_one(params: Params, data_dir: Path, run_dir: Path, seed: int, progress: bool) -> dict:
-    """One run in a worker process (re-opens the memory-mapped data)."""
-    return Trainer(params, ProcessedData.load(data_dir), run_dir, seed).fit(progress)
+def _report_to(queue) -> None:
+    """Worker initialiser: the runs of this process report to ``queue``."""
+    global _EVENTS
+    _EVENTS = queue
+
+
+def _train_one(params: Params, data_dir: Path, run_dir: Path, seed: int, progress: bool,
+               report: Callable[[RunEvent], None] | None = None) -> dict:
+    """One run (re-opens the memory-mapped data); in a worker process it reports to the stage's queue."""
+    report = report or (_EVENTS.put if _EVENTS is not None else None)
+    return Trainer(params, ProcessedData.load(data_dir), run_dir, seed).fit(progress, report=report)
+
+
+class StageReport:
+    """The terminal lines of a stage's runs (``tmkt.terminal``): which runs resume and from where, and one line
+    per finished epoch with the seed, the validation accuracy, the time elapsed and the time the stage has left."""
+
+    def __init__(self, label: str, runs: list["Run"], workers: int):
+        self.label = label
+        self.clock = StageClock(total=sum(run.params.train.epochs for run in runs))
+        say(f"[{label}] {len(runs)} run{'s' * (len(runs) != 1)} of {runs[0].params.train.epochs} epochs, "
+            f"{workers} at a time")
+
+    def __call__(self, event: RunEvent) -> None:
+        if event.val_acc is not None:
+            say(f"[{self.label}] seed {event.seed} · epoch {event.epoch}/{event.epochs} · val {event.val_acc:.3f} · "
+                f"{self.clock.tick()}")
+            return
+        self.clock.skipped += event.epoch
+        if event.start == "resumed" and event.epoch == event.epochs:
+            say(f"[{self.label}] seed {event.seed}: already trained ({event.epochs} epochs in its checkpoint), evaluating it")
+        elif event.start == "resumed":
+            say(f"[{self.label}] seed {event.seed}: resuming from its checkpoint after epoch {event.epoch} of {event.epochs}")
+        elif event.start == "restarted":
+            say(f"[{self.label}] seed {event.seed}: its checkpoint is of another configuration, data or code; starting afresh")
 
 
 @dataclass(frozen=True)
@@ -47,17 +87,29 @@ class Run:
     folder: Path
 
 
-def train_runs(runs: list[Run], data: ProcessedData, workers: int, progress: bool = True) -> list[dict]:
+def train_runs(
+    runs: list[Run], data: ProcessedData, workers: int, progress: bool = True, label: str = "train"
+) -> list[dict]:
     """Train ``runs``, up to ``workers`` at once, each in its own process (``_worker_context``); their metrics.
 
-    A run's result does not depend on the process that trains it or on the runs beside it.
+    A run's result does not depend on the process that trains it or on the runs beside it. Terminal lines are
+    prefixed with ``label`` (the DVC stage).
     """
     jobs = [(run.params, data.folder, Path(run.folder), run.seed, progress) for run in runs]
     workers = min(workers, len(jobs))
+    report = StageReport(label, runs, max(1, workers))
     if workers <= 1:
-        return [_train_one(*job) for job in jobs]
-    with ProcessPoolExecutor(workers, mp_context=_worker_context()) as pool:
-        return list(pool.map(_train_one, *zip(*jobs)))
+        return [_train_one(*job, report=report) for job in jobs]
+    context = _worker_context()
+    events = context.Queue()
+    listener = threading.Thread(target=lambda: [report(e) for e in iter(events.get, None)], daemon=True)
+    listener.start()
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_report_to, initargs=(events,)) as pool:
+            return list(pool.map(_train_one, *zip(*jobs)))
+    finally:
+        events.put(None)
+        listener.join()
 
 
 def train_seeds(
@@ -67,6 +119,7 @@ def train_seeds(
     metrics_path: str | Path,
     seeds: list[int] | None = None,
     progress: bool = True,
+    label: str = "train",
 ) -> pd.DataFrame:
     """Train the configuration once per seed (``seeds``, default ``base.seeds``) into ``runs_dir/seed_<s>``.
 
@@ -81,7 +134,7 @@ def train_seeds(
         if stale not in wanted:
             shutil.rmtree(stale)
     jobs = [Run(params, seed, layout.seed_folder(runs_dir, seed)) for seed in seeds]
-    runs = pd.DataFrame(train_runs(jobs, data, params.base.parallel_runs, progress))
+    runs = pd.DataFrame(train_runs(jobs, data, params.base.parallel_runs, progress, label))
     io.write_csv(runs_dir / layout.RUNS_TABLE, runs.to_dict("records"))
     io.write_json(metrics_path, dict(method=params.train.method, **cell_metrics(runs)))
     return runs
