@@ -52,14 +52,14 @@ def run_level(key: str, value, methods: list[str]) -> pd.DataFrame:
     print(f"== {key} = {value}: convert", flush=True)
     convert(level, folder / "processed")
     data = ProcessedData.load(folder / "processed")
-    tables = []
+    cells = []
     for method in methods:
         print(f"== {key} = {value}: {method}", flush=True)
         run = config.load(None, {key: value, "train.method": method})
         runs_dir = folder / method / "runs"
         seeds = grid.seeds_of(run, run.ablate.seeds_per_cell)
-        tables.append(train_seeds(run, data, runs_dir, folder / method / "metrics.json", seeds=seeds, progress=False))
-    return pd.concat(tables, ignore_index=True)
+        cells.append(train_seeds(run, data, runs_dir, folder / method / "metrics.json", seeds=seeds, progress=False))
+    return pd.concat(cells, ignore_index=True)
 
 
 def pipeline_runs(params: config.Params, methods: list[str]) -> pd.DataFrame:
@@ -81,8 +81,9 @@ def check_one_factor_at_a_time(runs: pd.DataFrame) -> None:
             raise RuntimeError(f"levels differ in {column}: {values}; is the pipeline up to date (`dvc status`)?")
 
 
-def summary_table(runs: pd.DataFrame, methods: list[str], defaults: dict[str, float]) -> pd.DataFrame:
-    """One row per level: test accuracy (%) mean ± std per method, and TMKT minus event-only in points."""
+def summary_table(runs: pd.DataFrame, methods: list[str], defaults: dict[str, float], confidence: float) -> pd.DataFrame:
+    """One row per level: test accuracy (%) mean ± std per method, and TMKT minus event-only in points (paired
+    t-interval at ``confidence``)."""
     stats = summarize(runs, by=["factor", "value", "method"])
     rows = []
     for (factor, value), group in stats.groupby(["factor", "value"], sort=False):
@@ -92,7 +93,8 @@ def summary_table(runs: pd.DataFrame, methods: list[str], defaults: dict[str, fl
         row |= {m: pm(by_method.at[m, "test_acc_mean"], by_method.at[m, "test_acc_std"]) for m in methods}
         if {"tmkt", "event_only"} <= set(by_method.index):
             level = runs[(runs["factor"] == factor) & (runs["value"] == value)]
-            diff = paired_difference(*(level[level["method"] == m].set_index("seed")["test_acc"] for m in ("tmkt", "event_only")))
+            diff = paired_difference(*(level[level["method"] == m].set_index("seed")["test_acc"] for m in ("tmkt", "event_only")),
+                                     confidence)
             row["tmkt − event_only (points, 95 % CI)"] = f"{100 * diff.mean:+.1f} [{100 * diff.low:+.1f}, {100 * diff.high:+.1f}]"
             row["tmkt vs event_only"] = diff.verdict
         rows.append(row)
@@ -132,22 +134,22 @@ def main() -> None:
     levels = {"noise": args.noise, "T": args.time_bins}
     defaults = {factor: float(attrgetter(key)(params)) for factor, key in FACTORS.items()}
     reference = pipeline_runs(params, methods)
-    tables = []
+    frames = []
     for factor, key in FACTORS.items():
-        tables.append(reference.assign(factor=factor, value=defaults[factor], source="pipeline"))
+        frames.append(reference.assign(factor=factor, value=defaults[factor], source="pipeline"))
         for value in levels[factor]:
             if value == defaults[factor]:
                 continue
             runs = run_level(key, value, methods)
-            tables.append(runs.assign(factor=factor, value=value, source="studies/factors.py"))
-    runs = pd.concat(tables, ignore_index=True)
+            frames.append(runs.assign(factor=factor, value=value, source="studies/factors.py"))
+    runs = pd.concat(frames, ignore_index=True)
     runs["value"] = runs["value"].astype(float)
     runs = runs.sort_values(["factor", "value", "method", "seed"], kind="stable")
     check_one_factor_at_a_time(runs)
 
     columns = ["factor", "value", "method", "seed", "val_acc", "test_acc", "test_acc_last", "best_epoch", "source"]
     io.write_csv(OUT_DIR / "factors.csv", runs[columns].to_dict("records"))
-    table = summary_table(runs, methods, defaults)
+    table = summary_table(runs, methods, defaults, params.base.confidence)
     io.write_text(OUT_DIR / "factors.md", tables.to_markdown(table))
     io.save_figure(OUT_DIR / "factors.png", factors_figure(runs, defaults))
     print(table.to_markdown(index=False))

@@ -95,7 +95,7 @@ def test_runs_axes_and_tables(small_grid):
     ratio = tables.axis_runs(runs, params, "event_ratio")
     # each method's curve: its cell at 1.0 and its run at the reference fraction (tmkt: the train stage)
     assert sorted(ratio.groupby("method")["event_fraction"].unique().map(sorted).map(tuple)) == [(0.03, 1.0)] * 2
-    table = tables.cell_table(runs)
+    table = tables.cell_table(runs, 0.95)
     reference = table[table["axis"] == "reference"].iloc[0]
     assert reference["test_acc_mean"] == pytest.approx(0.82) and reference["test_acc_std"] == pytest.approx(0.02)
     assert (table["seeds"] == 3).all()

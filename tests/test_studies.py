@@ -30,7 +30,7 @@ def runs_table(**shared) -> pd.DataFrame:
 
 
 def test_summary_marks_the_default_and_gives_the_gap():
-    table = factors.summary_table(runs_table(), ["event_only", "tmkt"], {"noise": 3.0, "T": 4.0})
+    table = factors.summary_table(runs_table(), ["event_only", "tmkt"], {"noise": 3.0, "T": 4.0}, 0.95)
     assert table["value"].tolist() == ["3 (default)", "10"]
     assert table["tmkt"].tolist() == ["70.0 ± 1.4", "75.0 ± 1.4"]
     assert table["tmkt − event_only (points, 95 % CI)"].tolist() == ["-10.0 [-10.0, -10.0]", "-5.0 [-5.0, -5.0]"]

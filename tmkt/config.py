@@ -78,6 +78,7 @@ class BaseConfig(Section):
     device: Device
     num_threads: int = Field(ge=1, le=256)
     parallel_runs: int = Field(ge=1, le=64)
+    confidence: Unit
 
     @field_validator("seeds")
     @classmethod
@@ -231,7 +232,6 @@ class FiguresConfig(Section):
     gradient_draws: int = Field(ge=2)
     gradient_batch: int = Field(ge=1)
     convergence_tolerance: float = Field(ge=0, le=1)
-    confidence: Unit
 
 
 class Params(Section):

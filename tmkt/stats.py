@@ -6,7 +6,7 @@ batches (``tmkt.training.loop``), so they are compared seed by seed: for the ``n
 
     d_bar = mean_i d_i,   s_d = std_i d_i (ddof = 1),   CI = d_bar ± t_{(1+c)/2, n-1} s_d / sqrt(n)
 
-(Student's t-interval of the mean paired difference, confidence ``c``, 95 % by default). The verdict reads the
+(Student's t-interval of the mean paired difference, confidence ``c`` = ``base.confidence``). The verdict reads the
 interval only: ``above`` when it lies entirely above 0, ``below`` when entirely below, else ``not
 distinguishable with n seeds``. Every sentence of the compendium that orders two configurations comes from
 :func:`ordering`.
@@ -33,14 +33,26 @@ def summarize(runs: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
     return table.reset_index(drop=not by)
 
 
-def cell_metrics(runs: pd.DataFrame) -> dict:
-    """A cell's ``metrics.json``, what ``dvc metrics show`` and ``dvc exp show`` list: its number of seeds and,
-    over them, the mean and std of the test accuracy at the best-validation epoch and of that validation accuracy
-    (fractions). Per-seed values and everything else are in the cell's ``runs.csv``."""
-    out: dict = {"seeds": int(len(runs))}
-    for metric in ("test_acc", "val_acc"):
-        out[metric] = {"mean": float(runs[metric].mean()), "std": float(runs[metric].std())}
-    return out
+def mean_interval(values: pd.Series, confidence: float) -> tuple[float, float]:
+    """Student's t-interval of the mean of ``n >= 2`` values: ``mean ± t_{(1+c)/2, n-1} s / sqrt(n)``."""
+    n = len(values)
+    if n < 2:
+        raise ValueError(f"an interval needs at least 2 values, got {n}")
+    half = stats.t.ppf((1 + confidence) / 2, n - 1) * values.std(ddof=1) / np.sqrt(n)
+    return float(values.mean() - half), float(values.mean() + half)
+
+
+def cell_metrics(runs: pd.DataFrame, confidence: float) -> dict:
+    """A cell's ``metrics.json``, what ``dvc metrics show`` and ``dvc exp show`` list: its number of seeds; over
+    them, the mean, std and t-interval (``confidence``) of the test accuracy at the best-validation epoch, and the
+    mean and std of that validation accuracy (fractions). Per-seed values and the rest are in ``runs.csv``."""
+    test, val = runs["test_acc"], runs["val_acc"]
+    low, high = mean_interval(test, confidence) if len(runs) > 1 else (float("nan"), float("nan"))
+    return {
+        "seeds": int(len(runs)),
+        "test_acc": {"mean": float(test.mean()), "std": float(test.std()), "ci_low": low, "ci_high": high},
+        "val_acc": {"mean": float(val.mean()), "std": float(val.std())},
+    }
 
 
 def pm(mean: float, std: float, scale: float = 100.0, digits: int = 1) -> str:
@@ -75,7 +87,7 @@ class PairedDifference:
                 f"{scale * self.high:+.1f}, paired t, {self.n} seeds)")
 
 
-def paired_difference(a: pd.Series, b: pd.Series, confidence: float = 0.95) -> PairedDifference:
+def paired_difference(a: pd.Series, b: pd.Series, confidence: float) -> PairedDifference:
     """``a - b`` over the seeds (the index of both series) that both have; at least two are needed."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence}")

@@ -61,7 +61,7 @@ def _by_seed(runs: pd.DataFrame, metric: str = "test_acc") -> pd.Series:
     return runs.set_index("seed")[metric]
 
 
-def comparisons(runs: pd.DataFrame, confidence: float = 0.95) -> dict[tuple[str, str], dict[str, PairedDifference]]:
+def comparisons(runs: pd.DataFrame, confidence: float) -> dict[tuple[str, str], dict[str, PairedDifference]]:
     """Paired test-accuracy differences of every cell (``(axis, cell)``) to each of :data:`BASELINES` at the same
     event fraction, and for the cells of :data:`TMKT_AXES` to the reference; keyed by what it is compared with.
 
@@ -81,7 +81,7 @@ def comparisons(runs: pd.DataFrame, confidence: float = 0.95) -> dict[tuple[str,
     return out
 
 
-def cell_table(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+def cell_table(runs: pd.DataFrame, confidence: float) -> pd.DataFrame:
     """One row per cell: axis, cell, method, event fraction, seeds, mean/std of the summarised metrics, and per
     comparison ``vs_<other>_{diff,low,high,seeds,verdict}`` (paired t-interval, :func:`comparisons`)."""
     keys = ["axis", "cell", "method", "event_fraction"]
@@ -151,7 +151,7 @@ def headline(table: pd.DataFrame, dataset: str) -> pd.DataFrame:
     )
 
 
-def findings(runs: pd.DataFrame, confidence: float = 0.95) -> list[str]:
+def findings(runs: pd.DataFrame, confidence: float) -> list[str]:
     """The ordering sentences: each method at the reference event fraction against each baseline (each pair once),
     every TMKT ablation cell against the reference, and every cell of the event-ratio axis against the baselines at
     its fraction; each read from its interval (:func:`ordering`)."""
@@ -193,7 +193,7 @@ def notebook_seconds(notebooks: dict[str, Path], root: Path) -> pd.DataFrame:
 PAPER_CLAIMS = (("tmkt", "he2024"), ("tmkt", "event_only"), ("he2024", "event_only"))
 
 
-def paper_claims(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+def paper_claims(runs: pd.DataFrame, confidence: float) -> pd.DataFrame:
     """Each claim of :data:`PAPER_CLAIMS` at the reference event fraction: the paired interval and whether this
     default reproduces it (``reproduced``: a above b; ``contradicted``: a below b; else ``not settled``).
     """

@@ -136,5 +136,5 @@ def train_seeds(
     jobs = [Run(params, seed, layout.seed_folder(runs_dir, seed)) for seed in seeds]
     runs = pd.DataFrame(train_runs(jobs, data, params.base.parallel_runs, progress, label))
     io.write_csv(runs_dir / layout.RUNS_TABLE, runs.to_dict("records"))
-    io.write_json(metrics_path, dict(method=params.train.method, **cell_metrics(runs)))
+    io.write_json(metrics_path, dict(method=params.train.method, **cell_metrics(runs, params.base.confidence)))
     return runs
