@@ -100,7 +100,8 @@ def test_figures_notebook_reads_every_cell(processed, reference):
     late = (~converged["converged"]).sum()
     assert verdict.startswith(f"**All {len(converged)} runs converged**" if late == 0 else f"**⚠ {late} of {len(converged)} runs")
     assert (figures / "findings.md").read_text().startswith("- `tmkt` is ")
-    for name in ("ablations", "event_ratio", "learning_curves", "cka_spike_rates", "gradient_variance", "mixed_sequence"):
+    for name in ("ablations", "event_ratio", "learning_curves", "cka_spike_rates", "gradient_variance", "mixed_sequence",
+                 "accuracy_energy"):
         assert (figures / f"{name}.png").stat().st_size > 1000, name
     assert "tmkt" in (figures / "headline.md").read_text()
     times = pd.read_csv(figures / "stage_times.csv")
@@ -118,7 +119,7 @@ def test_a_training_stage_tells_the_terminal_how_it_goes(processed, tmp_path):
     assert first.returncode == 0, first.stderr[-2000:]
     terminal = first.stdout + first.stderr
     assert "[train] 2 runs of 2 epochs, 2 at a time" in terminal
-    epochs = re.findall(r"\[train\] seed (\d) · epoch (\d)/2 · val \d\.\d{3} · \S+ elapsed, (?:about \S+ left|done)", terminal)
+    epochs = re.findall(r"\[train\] seed (\d) · epoch (\d)/2 · val \d\.\d{3} · \S+ elapsed, (?:about \S+ left|estimating the time left|done)", terminal)
     assert sorted(epochs) == [("3", "1"), ("3", "2"), ("4", "1"), ("4", "2")]
     assert "without encryption" not in terminal and "Executing" not in terminal
     again = subprocess.run(command, shell=True, cwd=layout.ROOT, capture_output=True, text=True)

@@ -123,9 +123,12 @@ def test_stage_report_says_what_resumes_and_how_long_is_left(capfd):
     assert lines[4].endswith("elapsed, done")  # 6 epochs: 4 in checkpoints, 2 trained now
 
 
-def test_stage_clock_estimates_the_time_left_from_the_rate_so_far():
-    clock = StageClock(total=10, skipped=2, start=time.perf_counter() - 8.0)
-    assert clock.tick().endswith("about 56s left")  # 8 s for 1 epoch, 7 to go
+def test_stage_clock_estimates_the_time_left_from_the_rate_after_start_up():
+    clock = StageClock(total=10, skipped=2, warmup=2, start=time.perf_counter() - 30.0)
+    assert clock.tick().endswith("estimating the time left")  # start-up of both processes not behind yet
+    assert clock.tick().endswith("estimating the time left")
+    clock.rate_start -= 8.0  # 8 s later, one more epoch
+    assert clock.tick().endswith("about 40s left")  # 8 s per epoch after start-up, 5 to go
     assert duration(3725) == "1h02m" and duration(185) == "3m05s" and duration(12.4) == "12s"
 
 

@@ -226,6 +226,11 @@ class AblateConfig(Section):
     _distinct_schedules = field_validator("schedule")(_distinct)
 
 
+class EnergyConfig(Section):
+    e_ac_pj: Positive
+    e_mac_pj: Positive
+
+
 class FiguresConfig(Section):
     ratios: list[Annotated[float, Field(ge=0, le=1)]] = Field(min_length=1)
     monte_carlo_samples: int = Field(ge=100)
@@ -244,6 +249,7 @@ class Params(Section):
     mixup: MixupConfig
     loss: LossConfig
     ablate: AblateConfig
+    energy: EnergyConfig
     figures: FiguresConfig
 
     @model_validator(mode="after")
@@ -262,7 +268,7 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "convert": ("data", "simulator", "base.parallel_runs"),
     "train": ("base", "scarcity", "model", "train", "mixup", "loss"),
     "ablate": ("base", "scarcity", "model", "train", "mixup", "loss", "ablate.seeds_per_cell", "ablate.aux"),
-    "figures": ("base", "scarcity", "model", "train", "mixup", "loss", "ablate", "figures"),
+    "figures": ("base", "scarcity", "model", "train", "mixup", "loss", "ablate", "energy", "figures"),
 }
 
 

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-#: Per-run metrics summarised over seeds (accuracies are fractions in [0, 1]).
-SUMMARISED = ("val_acc", "test_acc", "test_acc_last", "train_seconds")
+#: Per-run metrics summarised over seeds where present (accuracies are fractions in [0, 1]; operations and energy
+#: per test recording, tmkt.results.energy).
+SUMMARISED = ("val_acc", "test_acc", "test_acc_last", "train_seconds", "synops", "energy_uj", "ann_energy_uj")
 
 
 def summarize(runs: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:

@@ -35,20 +35,31 @@ def duration(seconds: float) -> str:
 class StageClock:
     """Elapsed time of a stage and an estimate of the time left, from the units of work done so far.
 
-    With ``total`` units (epochs of all runs), ``skipped`` of them already done before this start (resumed
-    checkpoints) and ``done`` finished since, after ``t`` seconds: ``left = t / done * (total - skipped - done)``.
-    Runs in parallel processes finish units faster, and the estimate sees that as a higher rate.
+    ``total`` units (epochs of all runs), ``skipped`` of them done before this start (resumed checkpoints). The
+    first ``warmup`` units (one per process) also carry the processes' start-up, so the rate is measured from
+    the moment they are done: after ``d > warmup`` units, ``t`` seconds later,
+    ``left = t / (d - warmup) * (total - skipped - d)``. Processes training in parallel finish units faster,
+    which the rate sees.
     """
 
     total: int
     skipped: int = 0
+    warmup: int = 1
     done: int = 0
     start: float = field(default_factory=time.perf_counter)
+    rate_start: float | None = None
 
     def tick(self) -> str:
         """Count one finished unit; ``"<elapsed> elapsed, about <left> left"``."""
         self.done += 1
-        elapsed = time.perf_counter() - self.start
+        now = time.perf_counter()
+        if self.done == self.warmup:
+            self.rate_start = now
         remaining = max(0, self.total - self.skipped - self.done)
-        left = elapsed / self.done * remaining
-        return f"{duration(elapsed)} elapsed, " + (f"about {duration(left)} left" if remaining else "done")
+        elapsed = f"{duration(now - self.start)} elapsed, "
+        if not remaining:
+            return elapsed + "done"
+        if self.rate_start is None or self.done == self.warmup:
+            return elapsed + "estimating the time left"
+        left = (now - self.rate_start) / (self.done - self.warmup) * remaining
+        return elapsed + f"about {duration(left)} left"

@@ -90,3 +90,30 @@ def internals_figure(last_epochs: pd.DataFrame) -> plt.Figure:
             ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def accuracy_energy_figure(table: pd.DataFrame, energy) -> plt.Figure:
+    """Test accuracy against energy per test recording, one point per cell of a cell table (mean ± std over seeds,
+    coloured by method), with the same network run as an ANN for scale; ``energy``: the ``energy:`` section."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for row in table.itertuples():
+        color = METHOD_COLORS.get(row.method, "k")
+        ax.errorbar(row.energy_uj_mean, 100 * row.test_acc_mean, xerr=row.energy_uj_std, yerr=100 * row.test_acc_std,
+                    fmt="o", color=color, ecolor=color, alpha=0.85, capsize=2)
+        ax.annotate(f"{row.axis}/{row.cell}" if row.axis != "reference" else "reference", (row.energy_uj_mean,
+                    100 * row.test_acc_mean), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    ann = table["ann_energy_uj_mean"].median()
+    ax.axvline(ann, color="0.4", linestyle="--", linewidth=1)
+    ax.annotate("same network as an ANN", (ann, ax.get_ylim()[0]), fontsize=7, rotation=90, va="bottom", ha="right",
+                color="0.3")
+    for method, color in METHOD_COLORS.items():
+        if method in set(table["method"]):
+            ax.plot([], [], "o", color=color, label=method)
+    ax.set(xlabel=f"energy per test recording (µJ; {energy.e_ac_pj:g} pJ/AC, {energy.e_mac_pj:g} pJ/MAC)",
+           ylabel="test accuracy (%)",
+           title="Accuracy against the energy of one inference (mean ± std over seeds)")
+    ax.set_xscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -114,6 +114,32 @@ def _pm(table: pd.DataFrame, metric: str) -> list[str]:
     return [pm(m, s) for m, s in zip(table[f"{metric}_mean"], table[f"{metric}_std"])]
 
 
+def _energy_columns(table: pd.DataFrame) -> dict[str, list[str]]:
+    """Operations and energy per test recording (``tmkt.results.energy``) as text, where the table has them."""
+    if "energy_uj_mean" not in table:
+        return {}
+    return {
+        "SynOps / recording (M)": [pm(m, s, scale=1e-6, digits=2) for m, s in zip(table["synops_mean"], table["synops_std"])],
+        "energy / recording (µJ)": [pm(m, s, scale=1.0, digits=2) for m, s in zip(table["energy_uj_mean"], table["energy_uj_std"])],
+    }
+
+
+def energy_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Per cell of a cell table: test accuracy, operations and energy of one inference, and the energy of the same
+    network run as an ANN, as text (mean ± std over seeds)."""
+    return pd.DataFrame(
+        {
+            "axis": table["axis"],
+            "cell": table["cell"],
+            "method": table["method"],
+            "test acc. (%)": _pm(table, "test_acc"),
+            **_energy_columns(table),
+            "ANN energy (µJ)": [f"{e:.2f}" for e in table["ann_energy_uj_mean"]],
+            "SNN / ANN energy": [f"{s / a:.2f}" for s, a in zip(table["energy_uj_mean"], table["ann_energy_uj_mean"])],
+        }
+    )
+
+
 def readable(table: pd.DataFrame) -> pd.DataFrame:
     """The cell table as text: accuracies in % as ``mean ± std``, paired differences in points with their CI."""
     return pd.DataFrame(
@@ -130,6 +156,7 @@ def readable(table: pd.DataFrame) -> pd.DataFrame:
             "− he2024": _interval(table, "he2024"),
             "− reference": _interval(table, "reference"),
         }
+        | _energy_columns(table)
     )
 
 
@@ -145,6 +172,7 @@ def headline(table: pd.DataFrame, dataset: str) -> pd.DataFrame:
             "− event_only (points, 95 % CI)": _interval(rows, "event_only"),
             "− he2024 (points, 95 % CI)": _interval(rows, "he2024"),
         }
+        | _energy_columns(rows)
     ).merge(PAPER, on="method", how="left")
     return out.rename(
         columns={"paper_top1": "N-Caltech101, paper (VGG-SNN, T=10, 48×48): top-1 (%)", "paper_source": "source"}

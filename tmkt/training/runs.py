@@ -60,7 +60,7 @@ class StageReport:
 
     def __init__(self, label: str, runs: list["Run"], workers: int):
         self.label = label
-        self.clock = StageClock(total=sum(run.params.train.epochs for run in runs))
+        self.clock = StageClock(total=sum(run.params.train.epochs for run in runs), warmup=workers)
         say(f"[{label}] {len(runs)} run{'s' * (len(runs) != 1)} of {runs[0].params.train.epochs} epochs, "
             f"{workers} at a time")
 
