@@ -3,7 +3,7 @@
 Outputs (written into a temporary folder that replaces ``data/processed`` only once complete):
 
 - ``events.npy``  float16 (N_e, T, 2, H, W): each recording cut into T equal-duration bins of ON/OFF
-  event counts (``tmkt.frames.to_frames``), resized to H×W, normalised by ``data.frame_norm``;
+  event counts (``tmkt.data.frames.to_frames``), resized to H×W, normalised by ``data.frame_norm``;
 - ``images.npy``  uint8 (N_i, H, W): the HSV value channel of each image (×255), centred on the sensor
   canvas where the recording framed it that way (MNIST family), resized to H×W. It is repeated to
   2 channels × T steps at load time (``tmkt.data.processed``);

@@ -141,7 +141,7 @@ def gradient_variance_figure(table: pd.DataFrame) -> plt.Figure:
 
 
 def mixed_sequence_figure(image_frames, event_frames, t0: int, title: str | None = None) -> plt.Figure:
-    """One sample's mixed sequence (:func:`tmkt.mixup.timestep_mixup`): image for ``t < t0``, events from ``t0``.
+    """One sample's mixed sequence (:func:`tmkt.method.mixup.timestep_mixup`): image for ``t < t0``, events from ``t0``.
 
     ``image_frames``, ``event_frames``: ``(T, 2, H, W)``; ``t0`` 0-based (``T``: all image; panel titles
     are 1-based). Image panels show the value channel in grey (0..1, or 0..255 for raw values), event
