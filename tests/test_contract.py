@@ -145,7 +145,7 @@ def test_readme_paper_scale_command_is_valid_and_is_the_paper_recipe():
      ("convergence", "reports/figures/convergence.md"),
      ("claims", "reports/figures/paper_claims.md"), ("tuning", "reports/studies/tuning.md"),
      ("energy", "reports/figures/energy.md"), ("terminal", "reports/repro/terminal.md"),
-     ("compare", "reports/repro/compare.md"),
+     ("compare", "reports/repro/compare.md"), ("nir", "reports/figures/nir.md"),
      ("factors", "reports/studies/factors.md")],
 )
 def test_readme_tables_are_the_ones_the_code_wrote(marker, source):

@@ -87,7 +87,7 @@ def test_figures_notebook_reads_every_cell(processed, reference):
                     seeds=grid.seeds_of(params, cell.seed_count), progress=False)
     figures = processed / "figures"
     run("03_figures", processed / "03.ipynb", params_file=str(params_file), processed_dir=str(processed / "processed"),
-        figures_dir=str(figures), reports_root=str(processed))
+        figures_dir=str(figures), models_dir=str(processed / "models"), reports_root=str(processed))
     table = pd.read_csv(figures / "results.csv")
     assert len(table) == 1 + len(grid.cells(params)) and (table["seeds"] == 2).all()
     assert set(table["axis"]) == {"reference", "method", "heads", "schedule", "aux", "event_ratio"}
@@ -104,6 +104,8 @@ def test_figures_notebook_reads_every_cell(processed, reference):
                  "accuracy_energy"):
         assert (figures / f"{name}.png").stat().st_size > 1000, name
     assert "tmkt" in (figures / "headline.md").read_text()
+    assert (processed / "models" / "reference.nir").stat().st_size > 1000
+    assert "gives the trained network's prediction on 100.0 % of the" in (figures / "nir.md").read_text()
     times = pd.read_csv(figures / "stage_times.csv")
     assert list(times["stage"]) == ["train"]  # the one notebook papermill executed into reports/
 

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tmkt.method.models import TwoStreamSNN
+from tmkt.results.trained import test_batches, trained_model
 
 
 @dataclass
@@ -126,14 +127,8 @@ def count_operations(model: TwoStreamSNN, batches) -> Operations:
 def run_operations(params, data, checkpoint, e_ac_pj: float, e_mac_pj: float, batch_size: int = 250) -> dict:
     """Per-recording counts and energies of a trained run on the test split, with its selected (best-validation)
     weights from ``checkpoint``."""
-    from tmkt.method.models import build_model
-
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    model = build_model(params.model, len(data.classes), data.time_steps, data.frame_size)
-    model.load_state_dict(state["best"]["model"])
-    rows = data.rows("event", "test")["row"].to_numpy()
-    batches = (data.event_frames(rows[i : i + batch_size]) for i in range(0, len(rows), batch_size))
-    return count_operations(model, batches).per_recording(e_ac_pj, e_mac_pj)
+    model = trained_model(params.model, data, checkpoint)
+    return count_operations(model, test_batches(data, batch_size)).per_recording(e_ac_pj, e_mac_pj)
 
 
 def operations_table(runs: pd.DataFrame, measure) -> pd.DataFrame:

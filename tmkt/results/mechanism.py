@@ -33,7 +33,8 @@ from torch import Tensor, nn
 
 from tmkt.method.losses import tet_loss
 from tmkt.method.mixup import STRATEGIES, mix
-from tmkt.method.models import Head, TwoStreamSNN, build_model
+from tmkt.method.models import Head, TwoStreamSNN
+from tmkt.results.trained import trained_model
 
 
 def switch_and_ratio_samples(
@@ -149,9 +150,7 @@ def trained_gradient_variance(params, data, checkpoint: str | Path) -> pd.DataFr
     """:func:`gradient_variance_table` of a trained run: the network of ``checkpoint`` (its last epoch's
     weights), one fixed batch of ``figures.gradient_batch`` validation recordings (drawn with seed 0) and
     paired training images of their classes, mixed ``figures.gradient_draws`` times at each of ``figures.ratios``."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    model = build_model(params.model, len(data.classes), data.time_steps, data.frame_size)
-    model.load_state_dict(state["model"])
+    model = trained_model(params.model, data, checkpoint, weights="last")
     batch = data.rows("event", "val").sample(params.figures.gradient_batch, random_state=0)
     labels = batch["label"].to_numpy()
     events = data.event_frames(batch["row"].to_numpy())
