@@ -68,3 +68,16 @@ def test_an_inference_is_counted_layer_by_layer():
     assert one["synops"] == pytest.approx(sum(ops.ac.values()) / 10)
     assert one["energy_uj"] == pytest.approx((0.9 * one["synops"] + 4.6 * one["first_layer_macs"]) * 1e-6)
     assert Operations().per_recording(0.9, 4.6)["synops"] == 0.0
+
+
+@pytest.mark.parametrize("arch, size", [("resnet18_snn", (8, 8)), ("scnn", (20, 20))])
+def test_every_trunk_is_counted_with_dense_macs_only_in_its_first_layer(arch, size):
+    cfg = config.section("model", arch=arch, width=0.25, blocks=2)
+    model = build_model(cfg, num_classes=3, time_steps=2, input_size=size).eval()
+    frames = (torch.rand(2, 3, 2, *size, generator=torch.Generator().manual_seed(2)) < 0.5).float()
+    ops = count_operations(model, [frames])
+    layers = [n for n, m in model.trunk.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert ops.first_macs > 0 and ops.ann_macs > ops.first_macs / 2
+    assert layers[0] not in ops.ac and set(ops.ac) <= set(layers[1:]) | {"head_event"} | {
+        n for n, m in model.trunk.named_modules() if isinstance(m, nn.AvgPool2d)}
+    assert all(count >= 0 for count in ops.ac.values())
