@@ -99,8 +99,9 @@ def test_runs_axes_and_tables(small_grid):
     reference = table[table["axis"] == "reference"].iloc[0]
     assert reference["test_acc_mean"] == pytest.approx(0.82) and reference["test_acc_std"] == pytest.approx(0.02)
     assert (table["seeds"] == 3).all()
-    head = tables.headline(table, "mnist_sim")
+    head = tables.headline(table, "mnist_sim", 0.9)
     assert list(head["method"]) == ["tmkt", "event_only"] and head.iloc[0, -2] == 97.93
+    assert "− event_only (points, 90 % CI)" in head.columns  # the label follows base.confidence
     hist = layout.histories(runs[runs["axis"] == "method"], root)
     assert len(hist) == 3 * 2 and set(hist["method"]) == {"event_only"}
 

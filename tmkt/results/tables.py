@@ -140,7 +140,7 @@ def energy_table(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def readable(table: pd.DataFrame) -> pd.DataFrame:
+def readable(table: pd.DataFrame, confidence: float) -> pd.DataFrame:
     """The cell table as text: accuracies in % as ``mean ± std``, paired differences in points with their CI."""
     return pd.DataFrame(
         {
@@ -152,7 +152,7 @@ def readable(table: pd.DataFrame) -> pd.DataFrame:
             "val. acc. (%)": _pm(table, "val_acc"),
             "test acc., last epoch (%)": _pm(table, "test_acc_last"),
             "seeds": table["seeds"],
-            "− event_only (points, 95 % CI)": _interval(table, "event_only"),
+            f"− event_only (points, {100 * confidence:g} % CI)": _interval(table, "event_only"),
             "− he2024": _interval(table, "he2024"),
             "− reference": _interval(table, "reference"),
         }
@@ -160,7 +160,7 @@ def readable(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def headline(table: pd.DataFrame, dataset: str) -> pd.DataFrame:
+def headline(table: pd.DataFrame, dataset: str, confidence: float) -> pd.DataFrame:
     """Methods at the reference event ratio, their paired differences, and beside them the papers' numbers (a
     different dataset and scale)."""
     rows = table[table["axis"].isin(["reference", "method"])]
@@ -169,8 +169,8 @@ def headline(table: pd.DataFrame, dataset: str) -> pd.DataFrame:
             "method": rows["method"],
             f"{dataset}, this compendium: test acc. (%)": _pm(rows, "test_acc"),
             "seeds": rows["seeds"],
-            "− event_only (points, 95 % CI)": _interval(rows, "event_only"),
-            "− he2024 (points, 95 % CI)": _interval(rows, "he2024"),
+            f"− event_only (points, {100 * confidence:g} % CI)": _interval(rows, "event_only"),
+            f"− he2024 (points, {100 * confidence:g} % CI)": _interval(rows, "he2024"),
         }
         | _energy_columns(rows)
     ).merge(PAPER, on="method", how="left")
