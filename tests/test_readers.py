@@ -1,7 +1,6 @@
 """Readers of the real datasets, on tiny files written here in each published format.
 
-The writers below encode from the format specifications (ATIS 40-bit events, AEDAT 2.0 DVS128 records,
-MNIST idx, CIFAR-10 python batches), independently of the readers; expected values are derived by hand.
+The files are written by ``tests/formats.py`` from the format specifications; expected values are derived by hand.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from formats import blocks, dvs128_address, write_aedat2, write_atis, write_cifar_batch, write_idx, write_image
 from tmkt.data.datasets.atis import read_atis_bin
 from tmkt.data.datasets.base import DatasetError
 from tmkt.data.datasets.cifar10dvs import CIFAR10DVS, read_dvs128_aedat2, read_dvs128_aedat4
@@ -26,53 +26,6 @@ from tmkt.data.datasets.ncaltech101 import NCaltech101
 from tmkt.data.datasets.nmnist import NMNIST
 
 CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-
-
-# ------------------------------------------------------------------------------------------ writers
-def write_atis(path: Path, x, y, p, t) -> None:
-    """ATIS 40-bit records: x (8 bits), y (8), polarity (1), timestamp (23), most significant first."""
-    x, y, p, t = (np.asarray(v, dtype=np.int64) for v in (x, y, p, t))
-    records = np.stack([x, y, (p << 7) | ((t >> 16) & 0x7F), (t >> 8) & 0xFF, t & 0xFF], axis=1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(records.astype(np.uint8).tobytes())
-
-
-def write_aedat2(path: Path, address, timestamp, version: str = "2.0") -> None:
-    """AEDAT 2.0: '#' header lines (CRLF, as jAER writes them), then big-endian uint32 (address, timestamp)."""
-    header = f"#!AER-DAT{version}\r\n# This is a raw AE data file - do not edit\r\n".encode()
-    body = np.stack([np.asarray(address), np.asarray(timestamp)], axis=1).astype(">u4").tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(header + body)
-
-
-def dvs128_address(a: int, b: int, polarity_bit: int) -> int:
-    """DVS128 address: polarity bit 0, first coordinate a in bits 1-7, second coordinate b in bits 8-14."""
-    return (b << 8) | (a << 1) | polarity_bit
-
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """idx ubyte: 0x00 0x00 0x08 ndim, big-endian uint32 sizes, C-order bytes; gzip if the name ends .gz."""
-    raw = bytes([0, 0, 8, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes() + array.tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(gzip.compress(raw) if path.suffix == ".gz" else raw)
-
-
-def write_cifar_batch(path: Path, images: np.ndarray, labels: list[int]) -> None:
-    """A CIFAR-10 python batch: rows of 1024 R, 1024 G, 1024 B values, bytes keys as in the Python 2 files."""
-    data = images.transpose(0, 3, 1, 2).reshape(len(images), -1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pickle.dumps({b"data": data, b"labels": labels}, protocol=2))
-
-
-def write_image(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array).save(path)
-
-
-def blocks(rng: np.random.Generator, grey: bool = False) -> np.ndarray:
-    """A 16 x 16 image of four flat 8 x 8 blocks: JPEG reproduces it within a few grey levels."""
-    colours = rng.integers(0, 256, (2, 2) if grey else (2, 2, 3), dtype=np.uint8)
-    return colours.repeat(8, axis=0).repeat(8, axis=1)
 
 
 # -------------------------------------------------------------------------------------------- ATIS
