@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 
 import pytest
 
@@ -44,3 +45,16 @@ def test_write_csv_json_and_text(tmp_path):
     assert '"acc": 0.5' in (tmp_path / "m.json").read_text()
     io.write_text(tmp_path / "t.md", "| a |\n")
     assert (tmp_path / "t.md").read_text() == "| a |\n" and sorted(os.listdir(tmp_path)) == ["m.json", "t.csv", "t.md"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_atomic_dir_and_path_get_umask_permissions(tmp_path, umask):
+    """A written folder is as readable as one made by mkdir (mkdtemp alone would leave it 0700)."""
+    old = os.umask(umask)
+    try:
+        with io.atomic_dir(tmp_path / "processed") as tmp:
+            io.write_text(tmp / "meta.json", "{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "processed").stat().st_mode) == 0o777 & ~umask
+    assert stat.S_IMODE((tmp_path / "processed" / "meta.json").stat().st_mode) == 0o666 & ~umask
