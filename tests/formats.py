@@ -115,3 +115,29 @@ def write_aedat4(path: Path, width: int, height: int, packets, camera: str = "DA
         out += [struct.pack("<ii", stream, len(packet)), packet]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"".join(out))
+
+
+def write_mat(path: Path, **variables) -> None:
+    """A MATLAB 5 .mat file (what scipy and MATLAB's default ``save`` write), one variable per keyword."""
+    import scipy.io
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scipy.io.savemat(path, {name: np.asarray(value) for name, value in variables.items()})
+
+
+def write_nomniglot_character(root: Path, character: str, ident: str, drawings, subset: str = "background") -> None:
+    """One N-Omniglot character: ``<id>.aedat4`` holding the drawings one after another (a 346 x 260 stream)
+    and ``<id>.csv`` with a header and one (index, start, end) row per drawing. ``drawings``: a list of
+    (t, x, y, on) columns, one per drawer in order."""
+    folder = root / "N-Omniglot" / f"dvs_{subset}" / character
+    write_aedat4(folder / f"{ident}.aedat4", 346, 260, drawings)
+    rows = ["index,start_time,end_time"] + [f"{k},{min(t)},{max(t)}" for k, (t, *_) in enumerate(drawings)]
+    (folder / f"{ident}.csv").write_text("\n".join(rows) + "\n")
+
+
+def write_omniglot_character(root: Path, character: str, ident: str, drawings, subset: str = "background") -> None:
+    """One Omniglot character: ``<id>_<rr>.png`` for rr = 01, 02, ... (binary PNGs, as released)."""
+    folder = root / "Omniglot" / f"images_{subset}" / character
+    folder.mkdir(parents=True, exist_ok=True)
+    for rr, drawing in enumerate(drawings, start=1):
+        Image.fromarray(np.asarray(drawing, dtype=bool)).save(folder / f"{ident}_{rr:02d}.png")

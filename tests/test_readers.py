@@ -9,15 +9,14 @@ import gzip
 import os
 import pickle
 import shutil
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from formats import blocks, dvs128_address, write_aedat2, write_atis, write_cifar_batch, write_idx, write_image
+from formats import blocks, dvs128_address, write_aedat2, write_aedat4, write_atis, write_cifar_batch, write_idx, write_image
+from tmkt import config
 from tmkt.data.datasets.atis import read_atis_bin
 from tmkt.data.datasets.base import DatasetError
 from tmkt.data.datasets.cifar10dvs import CIFAR10DVS, read_dvs128_aedat2, read_dvs128_aedat4
@@ -25,6 +24,9 @@ from tmkt.data.datasets.imagefiles import read_cifar_batch, read_idx, read_image
 from tmkt.data.datasets.ncaltech101 import NCaltech101
 from tmkt.data.datasets.nmnist import NMNIST
 
+READERS = config.section("data").readers  # params.yaml's data.readers
+OBJECTS_ONLY = READERS.model_copy(update={"ncaltech101_background": False})
+TRANSPOSED = READERS.model_copy(update={"dvs128_orientation": "transposed"})
 CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
@@ -85,7 +87,7 @@ def nmnist_raw(tmp_path) -> Path:
 
 
 def test_nmnist_items_splits_and_pair_keys(nmnist_raw):
-    source = NMNIST(nmnist_raw)
+    source = NMNIST(nmnist_raw, READERS)
     events = {item.id: item for item in source.event_items()}
     assert set(events) == {"train/5/00001", "train/0/00002", "test/7/00001", "test/0/00004"}
     assert events["test/0/00004"].official_split == "test" and events["test/0/00004"].class_name == "0"
@@ -101,7 +103,7 @@ def test_nmnist_items_splits_and_pair_keys(nmnist_raw):
 
 
 def test_nmnist_events_round_trip(nmnist_raw):
-    source = NMNIST(nmnist_raw)
+    source = NMNIST(nmnist_raw, READERS)
     item = next(i for i in source.event_items() if i.id == "train/0/00002")
     events = source.read_events(item)
     assert events.tolist() == [(1, 4, 1, True), (3, 33, 101, False)]
@@ -110,7 +112,7 @@ def test_nmnist_events_round_trip(nmnist_raw):
 def test_nmnist_rejects_recording_whose_digit_contradicts_mnist(nmnist_raw):
     write_atis(nmnist_raw / "N-MNIST/Train/4/00001.bin", [1], [1], [1], [0])  # MNIST train[0] is a 5
     with pytest.raises(DatasetError, match=r"Train/4/00001.bin \(MNIST label 5\)"):
-        NMNIST(nmnist_raw)
+        NMNIST(nmnist_raw, READERS)
 
 
 @pytest.mark.parametrize("remove", ["N-MNIST/Test", "MNIST/t10k-labels-idx1-ubyte"])
@@ -118,7 +120,7 @@ def test_nmnist_missing_parts_show_expected_layout(nmnist_raw, remove):
     target = nmnist_raw / remove
     shutil.rmtree(target) if target.is_dir() else target.unlink()
     with pytest.raises(DatasetError, match="Expected layout") as err:
-        NMNIST(nmnist_raw)
+        NMNIST(nmnist_raw, READERS)
     assert "Train/0/00002.bin" in str(err.value) and "garrickorchard.com" in str(err.value)
 
 
@@ -149,7 +151,7 @@ def caltech_raw(tmp_path) -> Path:
 
 
 def test_ncaltech101_classes_by_name_and_pair_keys(caltech_raw):
-    source = NCaltech101(caltech_raw)
+    source = NCaltech101(caltech_raw, OBJECTS_ONLY)
     events, images = source.event_items(), source.image_items()
     assert {i.class_name for i in events} == {i.class_name for i in images} == {"airplanes", "Faces_easy"}
     assert {i.pair_key for i in events} == {"airplanes/image_0001", "airplanes/image_0002", "Faces_easy/image_0001"}
@@ -160,13 +162,13 @@ def test_ncaltech101_classes_by_name_and_pair_keys(caltech_raw):
 
 
 def test_ncaltech101_background_only_on_request(caltech_raw):
-    source = NCaltech101(caltech_raw, include_background=True)
+    source = NCaltech101(caltech_raw, READERS)
     for items in (source.event_items(), source.image_items()):
         assert "BACKGROUND_Google/image_0001" in {i.pair_key for i in items}
 
 
 def test_ncaltech101_events_and_images_round_trip(caltech_raw, tmp_path):
-    source = NCaltech101(caltech_raw)
+    source = NCaltech101(caltech_raw, OBJECTS_ONLY)
     item = source.event_items()[0]
     assert source.read_events(item).tolist() == [(0, 179, 10, True), (239, 0, 20, False)]
     rng = np.random.default_rng(2)
@@ -181,7 +183,7 @@ def test_ncaltech101_events_and_images_round_trip(caltech_raw, tmp_path):
 
 
 def test_ncaltech101_out_of_sensor_event_and_bad_image_raise(caltech_raw):
-    source = NCaltech101(caltech_raw)
+    source = NCaltech101(caltech_raw, OBJECTS_ONLY)
     item = source.event_items()[0]
     write_atis(item.path, [240], [0], [1], [0])
     with pytest.raises(DatasetError, match="outside the 240x180 sensor"):
@@ -195,12 +197,12 @@ def test_ncaltech101_out_of_sensor_event_and_bad_image_raise(caltech_raw):
 def test_ncaltech101_unmatched_class_folder_is_named(caltech_raw):
     write_atis(caltech_raw / "N-Caltech101/Caltech101/cougar_body/image_0001.bin", [1], [1], [1], [0])
     with pytest.raises(DatasetError, match="only in N-Caltech101: cougar_body.*FOLDER_ALIASES"):
-        NCaltech101(caltech_raw)
+        NCaltech101(caltech_raw, OBJECTS_ONLY)
 
 
 def test_ncaltech101_missing_folder_shows_expected_layout(tmp_path):
     with pytest.raises(DatasetError, match="101_ObjectCategories") as err:
-        NCaltech101(tmp_path)
+        NCaltech101(tmp_path, READERS)
     assert "Expected layout" in str(err.value) and "garrickorchard.com/datasets/n-caltech101" in str(err.value)
 
 
@@ -230,7 +232,7 @@ def cifar_raw(tmp_path) -> Path:
 
 def test_aedat2_dvs128_decoding(cifar_raw):
     path = cifar_raw / "CIFAR10-DVS" / "cat" / "cifar10_cat_0.aedat"
-    assert read_dvs128_aedat2(path).tolist() == AEDAT_DECODED
+    assert read_dvs128_aedat2(path, "transposed").tolist() == AEDAT_DECODED
 
 
 @pytest.mark.parametrize(
@@ -240,7 +242,7 @@ def test_aedat2_dvs128_decoding(cifar_raw):
         (lambda p: write_aedat2(p, [dvs128_address(1, 1, 0)], [0], version="3.1"), "version 3.1"),
         (lambda p: write_aedat2(p, [1 << 15], [0]), "not a DVS128 pixel"),
         (lambda p: write_aedat2(p, [dvs128_address(1, 1, 0)] * 2, [5, 4]), "backwards"),
-        (lambda p: p.write_bytes(b"\x00\x01"), "AEDAT header"),
+        (lambda p: p.write_bytes(b"\x00\x01"), "not an AEDAT file"),
     ],
     ids=["truncated", "aedat3", "non-pixel-address", "backwards", "no-header"],
 )
@@ -248,12 +250,12 @@ def test_aedat2_bad_files_raise_naming_the_file(cifar_raw, damage, message):
     path = cifar_raw / "CIFAR10-DVS" / "dog" / "cifar10_dog_0.aedat"
     damage(path)
     with pytest.raises(DatasetError, match=message) as err:
-        read_dvs128_aedat2(path)
+        read_dvs128_aedat2(path, "transposed")
     assert "cifar10_dog_0.aedat" in str(err.value)
 
 
 def test_cifar10dvs_items_splits_and_images(cifar_raw):
-    source = CIFAR10DVS(cifar_raw)
+    source = CIFAR10DVS(cifar_raw, TRANSPOSED)
     events, images = source.event_items(), source.image_items()
     assert sorted(i.class_name for i in events) == sorted(CIFAR_CLASSES)
     assert all(i.pair_key is None for i in events + images)
@@ -287,37 +289,70 @@ def test_cifar_pickle_with_foreign_objects_is_refused(tmp_path):
         read_cifar_batch(tmp_path / "data_batch_1")
 
 
-def test_aedat4_needs_the_aedat_package(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "aedat", None)  # import aedat now fails as if not installed
-    with pytest.raises(DatasetError, match=r"rec.aedat4: .*'aedat' package"):
-        read_dvs128_aedat4(tmp_path / "rec.aedat4")
-
-
-def test_aedat4_events_are_mapped_through_tonic(tmp_path, monkeypatch):
-    dtype = np.dtype([("t", "<u8"), ("x", "<u2"), ("y", "<u2"), ("on", "?")])  # the aedat package's events
-    packets = [np.array([(5, 1, 2, True)], dtype), np.array([(9, 127, 0, False)], dtype)]
-
-    class Decoder:
-        def __init__(self, path):
-            self.path = path
-
-        def id_to_stream(self):
-            return {0: {"type": "events", "width": 128, "height": 128}}
-
-        def __iter__(self):
-            return iter({"stream_id": 0, "events": events} for events in packets)
-
-    monkeypatch.setitem(sys.modules, "aedat", types.SimpleNamespace(Decoder=Decoder))
-    assert read_dvs128_aedat4(tmp_path / "rec.aedat4").tolist() == [(1, 2, 5, True), (127, 0, 9, False)]
-    packets.append(np.array([(10, 128, 0, True)], dtype))
+def test_aedat4_events_and_sensor_size_come_from_the_file(tmp_path):
+    path = tmp_path / "rec.aedat4"
+    write_aedat4(path, 128, 128, [([5, 7], [1, 127], [2, 0], [1, 0]), ([9], [3], [4], [1])], camera="DVS128")
+    assert read_dvs128_aedat4(path).tolist() == [(1, 2, 5, True), (127, 0, 7, False), (3, 4, 9, True)]
+    write_aedat4(path, 128, 128, [([5], [128], [0], [1])])
     with pytest.raises(DatasetError, match="outside the 128x128 sensor"):
-        read_dvs128_aedat4(tmp_path / "rec.aedat4")
+        read_dvs128_aedat4(path)
+
+
+def test_aedat4_of_another_sensor_size_names_both_sizes(tmp_path):
+    """A 320 x 240 DVXplorer file is not a CIFAR10-DVS conversion: the message names both sizes."""
+    path = tmp_path / "dvxplorer.aedat4"
+    write_aedat4(path, 320, 240, [([1, 2], [154, 10], [204, 20], [1, 0])], camera="DVXplorer")
+    with pytest.raises(DatasetError, match=r"dvxplorer.aedat4: the file's event stream is 320x240 .*128x128"):
+        read_dvs128_aedat4(path)
+
+
+@pytest.mark.parametrize("packets", [[], [([], [], [], [])]], ids=["no-packet", "empty-packet"])
+def test_aedat4_without_events_says_so(tmp_path, packets):
+    path = tmp_path / "quiet.aedat4"
+    write_aedat4(path, 128, 128, packets)
+    with pytest.raises(DatasetError, match="quiet.aedat4: the recording holds no events"):
+        read_dvs128_aedat4(path)
+
+
+def test_aedat2_header_only_file_holds_no_events(tmp_path):
+    """jAER writes a header and no records for a recording without events (599 bytes in the real case)."""
+    path = tmp_path / "empty.aedat"
+    write_aedat2(path, [], [])
+    with pytest.raises(DatasetError, match="empty.aedat: the recording holds no events"):
+        read_dvs128_aedat2(path, "jaer")
+
+
+@pytest.mark.parametrize("reader", ["atis", "aedat2", "aedat4"])
+def test_zero_byte_files_hold_no_events_in_every_reader(tmp_path, reader):
+    path = tmp_path / f"zero.{reader}"
+    path.write_bytes(b"")
+    read = {"atis": lambda p: read_atis_bin(p, (34, 34, 2)), "aedat2": lambda p: read_dvs128_aedat2(p, "jaer"),
+            "aedat4": read_dvs128_aedat4}[reader]
+    with pytest.raises(DatasetError, match=f"zero.{reader}: the file is empty .*holds no events"):
+        read(path)
+
+
+def test_dvs128_orientation_jaer_is_upright_transposed_swaps_rows_and_columns(tmp_path):
+    """An L drawn in jAER's coordinates (x = 127 - a, y up = b): a vertical bar at column 10 rising from
+    the bottom row, and a short foot to its right along the bottom row."""
+    bar = [(127 - 10, b) for b in range(0, 40)]  # (a, b): jAER column 10, rows 0-39 counted from the bottom
+    foot = [(127 - x, 0) for x in range(11, 20)]
+    path = tmp_path / "ell.aedat"
+    write_aedat2(path, [dvs128_address(a, b, 0) for a, b in bar + foot], list(range(len(bar) + len(foot))))
+    upright = read_dvs128_aedat2(path, "jaer")
+    image = np.zeros((128, 128), dtype=int)
+    image[upright["y"], upright["x"]] = 1
+    assert image[88:128, 10].all() and image[127, 11:20].all()  # the bar stands on the bottom row
+    assert image.sum() == len(bar) + len(foot) and image[:88].sum() == 0
+    swapped = read_dvs128_aedat2(path, "transposed")
+    np.testing.assert_array_equal(swapped["x"], upright["y"])
+    np.testing.assert_array_equal(swapped["y"], upright["x"])
 
 
 def test_cifar10dvs_one_format_per_recording(cifar_raw):
     (cifar_raw / "CIFAR10-DVS" / "frog" / "cifar10_frog_0.aedat4").write_bytes(b"")
     with pytest.raises(DatasetError, match="cifar10_frog_0 are present both"):
-        CIFAR10DVS(cifar_raw)
+        CIFAR10DVS(cifar_raw, TRANSPOSED)
 
 
 @pytest.mark.parametrize("remove", ["CIFAR-10/cifar-10-batches-py/test_batch", "CIFAR10-DVS/truck"])
@@ -325,5 +360,5 @@ def test_cifar10dvs_incomplete_folders_show_expected_layout(cifar_raw, remove):
     target = cifar_raw / remove
     shutil.rmtree(target) if target.is_dir() else target.unlink()
     with pytest.raises(DatasetError, match="Expected layout") as err:
-        CIFAR10DVS(cifar_raw)
+        CIFAR10DVS(cifar_raw, TRANSPOSED)
     assert "cifar-10-batches-py" in str(err.value) and "Li et al. 2017" in str(err.value)

@@ -39,6 +39,8 @@ StepWeights = Literal["learnable", "fixed"]  #: CKA step weights w_t, tmkt.metho
 MrpLoss = Literal["mse", "l1"]  #: tmkt.method.losses.mrp_loss
 FrameNorm = Literal["raw", "clip", "scale"]  #: tmkt.data.frames.normalize
 Device = Literal["auto", "cpu", "cuda"]  #: tmkt.training.loop.resolve_device
+Dvs128Orientation = Literal["jaer", "transposed"]  #: DVS128 address decoding, tmkt.data.datasets.cifar10dvs
+OmniglotStrokes = Literal["bright", "dark"]  #: Omniglot's contrast as read, tmkt.data.datasets.nomniglot
 #: ``data.dataset`` -> its reader, ``module:class`` under :mod:`tmkt.data.datasets` (imported only when
 #: that dataset is converted). ``mnist_sim`` simulates its recordings (``simulator:``); the others read
 #: user-supplied files under ``data.raw_dir`` (data/raw/README.md).
@@ -47,6 +49,8 @@ DATASETS: dict[str, str] = {
     "nmnist": "nmnist:NMNIST",
     "ncaltech101": "ncaltech101:NCaltech101",
     "cifar10dvs": "cifar10dvs:CIFAR10DVS",
+    "cepdvs": "cepdvs:CEPDVS",
+    "nomniglot": "nomniglot:NOmniglot",
 }
 Dataset = Literal[tuple(DATASETS)]  # type: ignore[valid-type]
 
@@ -101,9 +105,16 @@ class SplitFractions(Section):
         return self
 
 
+class ReaderOptions(Section):
+    ncaltech101_background: bool
+    dvs128_orientation: Dvs128Orientation
+    omniglot_strokes: OmniglotStrokes
+
+
 class DataConfig(Section):
     dataset: Dataset
     raw_dir: str
+    readers: ReaderOptions
     time_bins: int = Field(ge=1, le=64)
     height: int = Field(ge=4, le=512)
     width: int = Field(ge=4, le=512)

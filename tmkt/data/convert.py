@@ -64,7 +64,8 @@ def _init_worker(source: Source, data: DataConfig) -> None:
 def _event_frames(item: Item) -> tuple[np.ndarray, int, float]:
     source, data = _WORKER["source"], _WORKER["data"]
     events = source.read_events(item)
-    counts = frames.to_frames(events, source.sensor_size, data.time_bins).astype(np.float32)
+    sensor = source.sensor_size or (int(events["x"].max()) + 1, int(events["y"].max()) + 1, 2)  # own extent
+    counts = frames.to_frames(events, sensor, data.time_bins).astype(np.float32)
     resized = frames.resize(counts, (data.height, data.width))
     duration_us = float(events["t"].max() - events["t"].min()) if len(events) else 0.0
     return frames.normalize(resized, data.frame_norm, data.clip_max).astype(np.float16), len(events), duration_us
@@ -146,7 +147,7 @@ def convert(params: Params, out_dir: Path, workers: int | None = None, progress:
     meta = dict(
         dataset=source.name,
         classes=classes,
-        sensor_size=list(source.sensor_size),
+        sensor_size=list(source.sensor_size) if source.sensor_size else None,
         events_shape=list(event_frames.shape),
         images_shape=list(images.shape),
         duration_ms=float(manifest["duration_ms"].median()),

@@ -14,7 +14,8 @@ from tmkt.config import DATASETS, DataConfig, SimulatorConfig
 
 
 def open_source(data: DataConfig, simulator: SimulatorConfig):
-    """The source ``data.dataset`` names: the simulator for ``mnist_sim``, else a reader of ``data.raw_dir``."""
+    """The source ``data.dataset`` names: the simulator for ``mnist_sim``, else a reader of ``data.raw_dir``
+    with the options ``data.readers``."""
     module, cls = DATASETS[data.dataset].split(":")
     reader = getattr(importlib.import_module(f"{__name__}.{module}"), cls)
-    return reader(simulator) if data.dataset == "mnist_sim" else reader(layout.resolve(data.raw_dir))
+    return reader(simulator) if data.dataset == "mnist_sim" else reader(layout.resolve(data.raw_dir), data.readers)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from tonic.io import events_struct, read_mnist_file
 
-from tmkt.data.datasets.base import DatasetError, check_events
+from tmkt.data.datasets.base import DatasetError, check_events, file_size
 
 ATIS_RECORD_BYTES = 5
 
@@ -32,10 +32,7 @@ ATIS_RECORD_BYTES = 5
 def read_atis_bin(path: Path, sensor_size: tuple[int, int, int]) -> np.ndarray:
     """The events of one ATIS ``.bin`` file as ``events_struct`` (p: True = ON), checked against the sensor."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot read the recording ({exc})") from exc
+    size = file_size(path)
     if size % ATIS_RECORD_BYTES:
         raise DatasetError(
             f"{path}: {size} bytes is not a multiple of {ATIS_RECORD_BYTES}; "

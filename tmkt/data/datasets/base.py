@@ -43,7 +43,9 @@ class Source(Protocol):
     """What the convert stage needs from a dataset."""
 
     name: str
-    sensor_size: tuple[int, int, int]  #: (W, H, polarities) of the event sensor
+    #: (W, H, polarities) of the event sensor; None where recordings differ in size (CEP-DVS): each is then
+    #: binned on its own extent (max x + 1, max y + 1), as tonic's ``ToFrame(sensor_size=None)`` does
+    sensor_size: tuple[int, int, int] | None
     #: True where a recording shows the whole image centred on the sensor (N-MNIST protocol): the image
     #: is then placed on a canvas of the sensor's size before resizing, so both modalities share a geometry.
     image_centred_on_sensor: bool
@@ -80,11 +82,27 @@ def as_events(x, y, t, p) -> np.ndarray:
     return out
 
 
-def check_events(events: np.ndarray, path: Path, sensor_size: tuple[int, int, int]) -> np.ndarray:
-    """``events`` unchanged if non-empty, time-ordered and inside the (W, H, 2) sensor; else DatasetError."""
-    width, height, _ = sensor_size
+NO_EVENTS = "the recording holds no events"
+
+
+def file_size(path: Path) -> int:
+    """The size of a recording file in bytes; DatasetError if it cannot be read or is empty (0 bytes)."""
+    try:
+        size = Path(path).stat().st_size
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read the recording ({exc})") from exc
+    if size == 0:
+        raise DatasetError(f"{path}: the file is empty (0 bytes); {NO_EVENTS}")
+    return size
+
+
+def check_events(events: np.ndarray, path: Path, sensor_size: tuple[int, int, int] | None) -> np.ndarray:
+    """``events`` unchanged if non-empty, time-ordered and inside the (W, H, 2) sensor; else DatasetError.
+
+    ``sensor_size`` None (recordings of different sizes) checks only that coordinates are non-negative."""
+    width, height = (sensor_size[0], sensor_size[1]) if sensor_size else (np.inf, np.inf)
     if len(events) == 0:
-        raise DatasetError(f"{path}: the recording holds no events (empty or truncated file)")
+        raise DatasetError(f"{path}: {NO_EVENTS} (a header without records, or an empty event stream)")
     backwards = np.flatnonzero(np.diff(events["t"]) < 0)
     if len(backwards):
         i = int(backwards[0])
@@ -97,6 +115,6 @@ def check_events(events: np.ndarray, path: Path, sensor_size: tuple[int, int, in
         i = int(np.flatnonzero(outside)[0])
         raise DatasetError(
             f"{path}: event {i} at (x={events['x'][i]}, y={events['y'][i]}) lies outside the "
-            f"{width}x{height} sensor"
+            + (f"{width}x{height} sensor" if sensor_size else "sensor (negative coordinate)")
         )
     return events

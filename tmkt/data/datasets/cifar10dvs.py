@@ -8,36 +8,40 @@ image pool (a known, unavoidable leak for this dataset). Recordings have no offi
 images have one (``data_batch_1..5`` = train, ``test_batch`` = test). Classes are matched by name with
 CIFAR-10's ``batches.meta``.
 
-AEDAT 2.0 (the original files): '#' header lines, then big-endian (uint32 address, uint32 timestamp in
-microseconds) records, parsed by ``tonic.io`` (``read_aedat_header_from_file``, ``get_aer_events_from_file``;
-tonic 1.7's ``read_dvs_128`` cannot be called: it unpacks the header reader's three return values
-into two). A DVS128 address holds 15 bits::
+AEDAT 2.0 (the original files) is read by :mod:`tmkt.data.datasets.aedat`. A DVS128 address holds 15 bits::
 
     bit 0       polarity bit (0 = ON, 1 = OFF: jAER's DVS128 convention)
-    bits 1-7    a = first coordinate          bits 8-14   b = second coordinate
+    bits 1-7    a = the column as the chip counts it      bits 8-14   b = the row, counted from the bottom
 
-and is decoded as SpikingJelly's CIFAR10-DVS loader does, the reference of most CIFAR10-DVS results:
-``x = 127 - b, y = 127 - a, p = ON``. (jAER's generic DVS128 convention is x = 127 - a, y = b with y
-pointing up; SpikingJelly's decoding is that picture with rows and columns swapped, and tonic's
-``read_dvs_128`` likewise takes b as x. Not checked here against real recordings.) An address with bits
-above 14 set is not a pixel and raises :class:`~tmkt.data.datasets.base.DatasetError`, as do a truncated
-record, a non-2.x version, backwards timestamps and an empty file.
+Which way up the picture is, is the option ``data.readers.dvs128_orientation``:
 
-AEDAT 4 (``.aedat4``, tonic's conversion of the same recordings) is decoded with ``tonic.io.read_aedat4``,
-which needs the optional ``aedat`` package; x, y and polarity are taken as the conversion stored them.
-Keep one format per recording: a stem present as both raises DatasetError. t is left as stored in
-either format (the recorder's microsecond clock, not shifted to 0).
+- ``jaer``: ``x = 127 - a, y = 127 - b``. jAER's DVS128 convention (x = 127 - a, y = b with y pointing up),
+  written with rows counted from the top as in an image array: the picture jAER shows.
+- ``transposed``: ``x = 127 - b, y = 127 - a``, rows and columns swapped. SpikingJelly's CIFAR10-DVS loader
+  decodes this way (tonic's ``read_dvs_128`` likewise takes b as x), so most published CIFAR10-DVS results
+  saw this picture; on a jAER DVS128 recording of a person walking it shows the person lying on their side.
+
+Whether CIFAR10-DVS's recordings are upright under ``jaer`` (the camera's convention) is not checked here
+against the CIFAR-10 images: the convert notebook shows an accumulated event image beside an image of
+the same class so the user can see it. An address with bits above 14 set is not a pixel and raises
+:class:`~tmkt.data.datasets.base.DatasetError`, as do a truncated record, a non-2.x version, backwards
+timestamps and a recording without events (header only).
+
+AEDAT 4 (``.aedat4``, tonic's conversion of the same recordings) is decoded with the ``aedat`` package;
+x, y and polarity are taken as the conversion stored them, and the stream's own sensor size must be
+128 x 128. Keep one format per recording: a stem present as both raises DatasetError. t is left as stored
+in either format (the recorder's microsecond clock, not shifted to 0).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from tonic.io import get_aer_events_from_file, read_aedat4, read_aedat_header_from_file
 
+from tmkt.config import Dvs128Orientation, ReaderOptions
+from tmkt.data.datasets.aedat import read_aedat2_records, read_aedat4
 from tmkt.data.datasets.base import DatasetError, Item, ScannedItems, as_events, check_events
 from tmkt.data.datasets.imagefiles import class_folders, read_cifar_batch, read_cifar_label_names
 
@@ -49,7 +53,6 @@ BATCHES: dict[str, tuple[str, ...]] = {
     "train": tuple(f"data_batch_{k}" for k in range(1, 6)),
     "test": ("test_batch",),
 }
-AEDAT2_RECORD_BYTES = 8
 DVS128_SIDE = 128
 
 LAYOUT = """\
@@ -68,48 +71,30 @@ def _layout_error(problem: str) -> DatasetError:
     return DatasetError(f"CIFAR10-DVS/CIFAR-10: {problem}\nExpected layout (data.dataset: cifar10dvs):\n{LAYOUT}")
 
 
-def read_dvs128_aedat2(path: Path) -> np.ndarray:
+def read_dvs128_aedat2(path: Path, orientation: Dvs128Orientation) -> np.ndarray:
     """The events of a DVS128 AEDAT 2.0 file as ``events_struct`` (see the module doc for the decoding)."""
     path = Path(path)
-    try:
-        version, data_start, _ = read_aedat_header_from_file(str(path))
-    except Exception as exc:  # tonic's header parser fails in many ways on a bad header
-        raise DatasetError(f"{path}: cannot read an AEDAT header ({exc!r}); expected '#!AER-DAT2.0' first") from exc
-    if not 2 <= version < 3:
-        raise DatasetError(f"{path}: AEDAT version {version}, expected 2.x (the original CIFAR10-DVS files)")
-    body_bytes = path.stat().st_size - data_start
-    if body_bytes % AEDAT2_RECORD_BYTES:
-        raise DatasetError(
-            f"{path}: {body_bytes} data bytes is not a multiple of {AEDAT2_RECORD_BYTES} "
-            "(address + timestamp records); the file is truncated"
-        )
-    records = get_aer_events_from_file(str(path), version, data_start)
+    records = read_aedat2_records(path)
     address = records["address"].astype(np.int64)
     if (address >> 15).any():
         i = int(np.flatnonzero(address >> 15)[0])
         raise DatasetError(f"{path}: record {i} has address {address[i]:#x}, not a DVS128 pixel (15 bits)")
-    first, second = (address >> 1) & 0x7F, (address >> 8) & 0x7F
-    events = as_events(
-        DVS128_SIDE - 1 - second, DVS128_SIDE - 1 - first, records["timeStamp"].astype(np.int64), (address & 1) == 0
-    )
+    column, row_up = (address >> 1) & 0x7F, (address >> 8) & 0x7F
+    x, y = DVS128_SIDE - 1 - column, DVS128_SIDE - 1 - row_up
+    if orientation == "transposed":
+        x, y = y, x
+    events = as_events(x, y, records["timeStamp"].astype(np.int64), (address & 1) == 0)
     return check_events(events, path, (DVS128_SIDE, DVS128_SIDE, 2))
 
 
 def read_dvs128_aedat4(path: Path) -> np.ndarray:
-    """The events of an AEDAT 4 file as ``events_struct``; needs the optional ``aedat`` package."""
-    path = Path(path)
-    try:
-        importlib.import_module("aedat")
-    except ImportError as exc:
+    """The events of an AEDAT 4 file as ``events_struct``, from a stream of the DVS128's 128 x 128 pixels."""
+    events, (width, height) = read_aedat4(path)
+    if (width, height) != (DVS128_SIDE, DVS128_SIDE):
         raise DatasetError(
-            f"{path}: reading AEDAT 4 files needs the 'aedat' package, which is not installed "
-            "(pip install aedat), or use the original AEDAT 2.0 .aedat files"
-        ) from exc
-    try:
-        raw = read_aedat4(str(path))
-        events = as_events(raw["x"], raw["y"], raw["t"].astype(np.int64), raw["on"])
-    except Exception as exc:  # the decoder's own errors (corrupt file, no event stream, other fields)
-        raise DatasetError(f"{path}: cannot decode as an AEDAT 4 event stream ({exc!r})") from exc
+            f"{path}: the file's event stream is {width}x{height} pixels, but CIFAR10-DVS was recorded with a "
+            f"{DVS128_SIDE}x{DVS128_SIDE} DVS128; expected a conversion of a CIFAR10-DVS recording"
+        )
     return check_events(events, path, (DVS128_SIDE, DVS128_SIDE, 2))
 
 
@@ -119,8 +104,9 @@ class CIFAR10DVS(ScannedItems):
     name = "cifar10dvs"
     sensor_size = (DVS128_SIDE, DVS128_SIDE, 2)
 
-    def __init__(self, raw_dir: Path):
+    def __init__(self, raw_dir: Path, options: ReaderOptions):
         self.raw_dir = Path(raw_dir)
+        self.orientation = options.dvs128_orientation
         image_root = self.raw_dir / IMAGE_FOLDER
         needed = ["batches.meta", *(name for names in BATCHES.values() for name in names)]
         missing = [name for name in needed if not (image_root / name).is_file()]
@@ -181,7 +167,7 @@ class CIFAR10DVS(ScannedItems):
     def read_events(self, item: Item) -> np.ndarray:
         if item.path.suffix.lower() == ".aedat4":
             return read_dvs128_aedat4(item.path)
-        return read_dvs128_aedat2(item.path)
+        return read_dvs128_aedat2(item.path, self.orientation)
 
     def read_image(self, item: Item) -> np.ndarray:
         """The 32 x 32 x 3 uint8 image (its batch is loaded once, then served from memory)."""

@@ -12,8 +12,9 @@ the 100 shared object classes and ``BACKGROUND_Google`` identically; the one dif
 ``Faces``: it holds other crops of the very photographs in ``Faces_easy``, so N-Caltech101 dropped it
 ("to avoid confusion, leaving 100 object classes plus a background class", Orchard's dataset page). It
 is skipped, never merged into ``Faces_easy``: that would put a second copy of a recording's source
-photograph into the image pool under another name. ``BACKGROUND_Google`` (clutter, no object) is left
-out unless ``include_background=True``. A class folder present in one dataset only raises
+photograph into the image pool under another name. ``BACKGROUND_Google`` (clutter, no object) is kept when
+``data.readers.ncaltech101_background`` is true: 101 classes and 8,709 recordings, the class list of
+He et al. and TMKT; false leaves the 100 object classes. A class folder present in one dataset only raises
 :class:`~tmkt.data.datasets.base.DatasetError` naming it (add its spelling to :data:`FOLDER_ALIASES`).
 
 Events are read as stored (x, y in the recording's own frame, not shifted to start at 0; t in the
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tmkt.config import ReaderOptions
 from tmkt.data.datasets.atis import read_atis_bin
 from tmkt.data.datasets.base import DatasetError, Item, ScannedItems
 from tmkt.data.datasets.imagefiles import IMAGE_SUFFIXES, class_folders, read_image_file
@@ -60,9 +62,9 @@ class NCaltech101(ScannedItems):
     name = "ncaltech101"
     sensor_size = (240, 180, 2)
 
-    def __init__(self, raw_dir: Path, include_background: bool = False):
+    def __init__(self, raw_dir: Path, options: ReaderOptions):
         self.raw_dir = Path(raw_dir)
-        self.include_background = include_background
+        self.include_background = options.ncaltech101_background
         recordings = self._scan(self.raw_dir / EVENT_FOLDER, (".bin",))
         pictures = self._scan(self.raw_dir / IMAGE_FOLDER, IMAGE_SUFFIXES)
         unmatched = {
@@ -73,7 +75,7 @@ class NCaltech101(ScannedItems):
             only = "; ".join(f"only in {name}: {', '.join(c)}" for name, c in unmatched.items() if c)
             raise DatasetError(
                 f"class folders do not match between the datasets ({only}); "
-                "add the differing spelling to FOLDER_ALIASES in tmkt/datasets/ncaltech101.py"
+                "add the differing spelling to FOLDER_ALIASES in tmkt/data/datasets/ncaltech101.py"
             )
         self._event_items = self._items(recordings)
         self._image_items = self._items(pictures)

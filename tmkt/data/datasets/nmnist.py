@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tmkt.config import ReaderOptions
 from tmkt.data.datasets.atis import read_atis_bin
 from tmkt.data.datasets.base import DatasetError, Item, ScannedItems
 from tmkt.data.datasets.imagefiles import find_idx, read_idx
@@ -58,7 +59,8 @@ class NMNIST(ScannedItems):
     sensor_size = (34, 34, 2)
     image_centred_on_sensor = True
 
-    def __init__(self, raw_dir: Path):
+    def __init__(self, raw_dir: Path, options: ReaderOptions):
+        """``options`` (``data.readers``) holds nothing N-MNIST needs; every reader takes it."""
         self.raw_dir = Path(raw_dir)
         self._image_files: dict[str, Path] = {}
         self._labels: dict[str, np.ndarray] = {}
