@@ -95,10 +95,9 @@ def paired_difference(a: pd.Series, b: pd.Series, confidence: float) -> PairedDi
     shared = a.index.intersection(b.index)
     if len(shared) < 2:
         raise ValueError(f"a paired interval needs at least 2 shared seeds, got {list(shared)}")
-    d = (a.loc[shared] - b.loc[shared]).to_numpy(dtype=float)
-    n = len(d)
-    half = stats.t.ppf((1 + confidence) / 2, n - 1) * d.std(ddof=1) / np.sqrt(n)
-    return PairedDifference(float(d.mean()), float(d.mean() - half), float(d.mean() + half), n, confidence)
+    d = (a.loc[shared] - b.loc[shared]).astype(float)
+    low, high = mean_interval(d, confidence)
+    return PairedDifference(float(d.mean()), low, high, len(d), confidence)
 
 
 def ordering(name_a: str, name_b: str, diff: PairedDifference) -> str:

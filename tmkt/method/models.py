@@ -3,7 +3,7 @@
 Every tensor is time-first, ``(T, B, C, H, W)``. Convolutions, batch norm and pooling see time folded
 into the batch, ``(T·B, C, H, W)`` (:class:`TimeFolded`; BN statistics are therefore taken over all
 ``T·B`` frames, as in TET/He2024's layer-by-layer mode), and only the LIF layers
-(:class:`tmkt.neurons.MultiStepLIF`) loop over ``t``.
+(:class:`tmkt.method.neurons.MultiStepLIF`) loop over ``t``.
 
 Trunks (``ModelConfig.arch``):
 
