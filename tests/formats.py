@@ -44,6 +44,20 @@ def write_idx(path: Path, array: np.ndarray) -> None:
     path.write_bytes(gzip.compress(raw) if path.suffix == ".gz" else raw)
 
 
+def write_nmnist_tree(root: Path, labels: dict[str, list[int]], rng: np.random.Generator,
+                      gzipped: tuple[str, ...] = ()) -> None:
+    """The N-MNIST + MNIST layout without recordings: random 28 x 28 digits with ``labels`` per MNIST file prefix
+    ("train", "t10k"; .gz for those in ``gzipped``), and N-MNIST's empty Train and Test digit folders 0-9."""
+    for prefix, split_labels in labels.items():
+        suffix = ".gz" if prefix in gzipped else ""
+        images = rng.integers(0, 256, (len(split_labels), 28, 28), dtype=np.uint8)
+        write_idx(root / "MNIST" / f"{prefix}-images-idx3-ubyte{suffix}", images)
+        write_idx(root / "MNIST" / f"{prefix}-labels-idx1-ubyte{suffix}", np.asarray(split_labels, dtype=np.uint8))
+    for split in ("Train", "Test"):
+        for digit in range(10):
+            (root / "N-MNIST" / split / str(digit)).mkdir(parents=True)
+
+
 def write_cifar_batch(path: Path, images: np.ndarray, labels: list[int]) -> None:
     """A CIFAR-10 python batch: rows of 1024 R, 1024 G, 1024 B values, bytes keys as in the Python 2 files."""
     data = images.transpose(0, 3, 1, 2).reshape(len(images), -1)

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from formats import blocks, dvs128_address, write_aedat2, write_aedat4, write_atis, write_cifar_batch, write_idx, write_image
+from formats import (blocks, dvs128_address, write_aedat2, write_aedat4, write_atis, write_cifar_batch, write_idx,
+                     write_image, write_nmnist_tree)
 from tmkt import config
 from tmkt.data.datasets.atis import read_atis_bin
 from tmkt.data.datasets.base import DatasetError
@@ -71,15 +72,7 @@ MNIST_LABELS = {"train": [5, 0, 4], "t10k": [7, 2, 1, 0]}
 
 @pytest.fixture
 def nmnist_raw(tmp_path) -> Path:
-    rng = np.random.default_rng(0)
-    for prefix, labels in MNIST_LABELS.items():
-        suffix = ".gz" if prefix == "train" else ""  # one split gzipped, one plain
-        images = rng.integers(0, 256, (len(labels), 28, 28), dtype=np.uint8)
-        write_idx(tmp_path / "MNIST" / f"{prefix}-images-idx3-ubyte{suffix}", images)
-        write_idx(tmp_path / "MNIST" / f"{prefix}-labels-idx1-ubyte{suffix}", np.asarray(labels, dtype=np.uint8))
-    for split in ("Train", "Test"):
-        for digit in range(10):
-            (tmp_path / "N-MNIST" / split / str(digit)).mkdir(parents=True)
+    write_nmnist_tree(tmp_path, MNIST_LABELS, np.random.default_rng(0), gzipped=("train",))  # one split gzipped
     # File number n is MNIST index n - 1: train[0] = 5, train[1] = 0, test[0] = 7, test[3] = 0.
     for i, name in enumerate(["Train/5/00001.bin", "Train/0/00002.bin", "Test/7/00001.bin", "Test/0/00004.bin"]):
         write_atis(tmp_path / "N-MNIST" / name, [i, 3], [4, 33], [1, 0], [i, 100 + i])

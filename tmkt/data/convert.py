@@ -54,15 +54,20 @@ def cap_per_class(items: list[Item], max_per_class: int | None) -> list[Item]:
 _WORKER: dict = {}
 
 
-def _init_worker(source: Source, data: DataConfig) -> None:
+def _init_worker(source: Source, data: DataConfig | None) -> None:
     """Set up a forked pool worker. One torch thread: the workers already fill the cores, and a forked child
     that enters an OpenMP pool its parent had started (any earlier torch op, e.g. in a notebook) hangs."""
     torch.set_num_threads(1)
     _WORKER.update(source=source, data=data)
 
 
+def worker_state() -> tuple[Source, DataConfig | None]:
+    """The source and data parameters :func:`map_items` gave the worker (or this process) running ``fn``."""
+    return _WORKER["source"], _WORKER["data"]
+
+
 def _event_frames(item: Item) -> tuple[np.ndarray, int, float]:
-    source, data = _WORKER["source"], _WORKER["data"]
+    source, data = worker_state()
     events = source.read_events(item)
     sensor = source.sensor_size or (int(events["x"].max()) + 1, int(events["y"].max()) + 1, 2)  # own extent
     counts = frames.to_frames(events, sensor, data.time_bins).astype(np.float32)
@@ -72,7 +77,7 @@ def _event_frames(item: Item) -> tuple[np.ndarray, int, float]:
 
 
 def _image_value(item: Item) -> np.ndarray:
-    source, data = _WORKER["source"], _WORKER["data"]
+    source, data = worker_state()
     value = frames.image_to_value(source.read_image(item))
     if source.image_centred_on_sensor:
         value = centre_on_canvas(value, source.sensor_size[1], source.sensor_size[0])
@@ -90,7 +95,14 @@ def centre_on_canvas(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return canvas
 
 
-def _map(fn, items: list[Item], source: Source, data: DataConfig, workers: int, desc: str, progress: bool) -> list:
+def map_items(fn, items: list[Item], source: Source, data: DataConfig | None, workers: int, desc: str,
+              progress: bool) -> list:
+    """``[fn(item) for item in items]`` in order, in ``workers`` forked processes (in this one when ``workers <= 1``).
+
+    ``fn`` is a module-level function of one item that takes ``source`` and ``data`` from :func:`worker_state`:
+    forked workers inherit the source instead of receiving it pickled with every item. The convert stage and
+    the survey of a raw tree (:mod:`tmkt.data.survey`) read their files through it.
+    """
     bar = dict(total=len(items), desc=desc, disable=not progress, unit="item")
     if workers <= 1:
         _WORKER.update(source=source, data=data)
@@ -130,7 +142,7 @@ def convert(params: Params, out_dir: Path, workers: int | None = None, progress:
         f"{len(event_classes)} classes, split by identity; {workers} process{'es' * (workers != 1)}")
 
     start = time.perf_counter()
-    converted = _map(_event_frames, event_items, source, data, workers, "events -> frames", progress)
+    converted = map_items(_event_frames, event_items, source, data, workers, "events -> frames", progress)
     event_frames = np.stack([c[0] for c in converted])
     manifest.loc[manifest["modality"] == "event", "n_events"] = [c[1] for c in converted]
     manifest.loc[manifest["modality"] == "event", "duration_ms"] = [c[2] / 1e3 for c in converted]
@@ -139,7 +151,7 @@ def convert(params: Params, out_dir: Path, workers: int | None = None, progress:
         f"{duration(timings['events_s'])}")
 
     start = time.perf_counter()
-    images = np.stack(_map(_image_value, image_items, source, data, workers, "images -> V channel", progress))
+    images = np.stack(map_items(_image_value, image_items, source, data, workers, "images -> V channel", progress))
     timings["images_s"] = time.perf_counter() - start
     say(f"[convert] {len(image_items)} images -> value channels in {duration(timings['images_s'])}")
 

@@ -1,4 +1,5 @@
-"""Figures of the converted data (the convert notebook): image/recording pairs, time bins, event counts."""
+"""Figures of the converted data (the convert notebook): image/recording pairs and their alignment, time bins,
+event counts; and which image to show beside a recording."""
 
 from __future__ import annotations
 
@@ -9,6 +10,24 @@ import pandas as pd
 from tmkt.plots.style import event_panel, polarity_limit
 
 
+def accumulated(events: np.ndarray) -> np.ndarray:
+    """The accumulated event image of recordings (N, T, 2, H, W): ON + OFF counts summed over the T bins, (N, H, W)."""
+    return np.asarray(events, dtype=np.float32).sum(axis=(1, 2))
+
+
+def image_rows(manifest: pd.DataFrame, recordings: pd.DataFrame) -> tuple[np.ndarray, list[bool]]:
+    """Rows of ``images.npy`` to show beside ``recordings`` (event rows of the manifest), and whether each is the
+    recording's source image: the image with its ``pair_key``, else (key unknown or image not converted) the
+    first image of its class."""
+    images = manifest[manifest["modality"] == "image"]
+    by_key = images[images["pair_key"].notna()].drop_duplicates("pair_key").set_index("pair_key")["row"]
+    by_class = images.drop_duplicates("class_name").set_index("class_name")["row"]
+    matched = [bool(pd.notna(key) and key in by_key.index) for key in recordings["pair_key"]]
+    rows = [by_key[key] if found else by_class[name]
+            for key, name, found in zip(recordings["pair_key"], recordings["class_name"], matched)]
+    return np.asarray(rows, dtype=int), matched
+
+
 def pairs_figure(images: np.ndarray, events: np.ndarray, titles: list[str]) -> plt.Figure:
     """Row 1: images (H, W); row 2: event activity of the recordings (T, 2, H, W), ON + OFF over all bins.
 
@@ -17,7 +36,7 @@ def pairs_figure(images: np.ndarray, events: np.ndarray, titles: list[str]) -> p
     """
     n = len(images)
     fig, axes = plt.subplots(2, n, figsize=(1.4 * n, 3.1), squeeze=False)
-    activity = np.asarray(events, dtype=np.float32).sum(axis=(1, 2))
+    activity = accumulated(events)
     for i in range(n):
         axes[0, i].imshow(images[i], cmap="gray", vmin=0, vmax=255)
         axes[0, i].set_title(titles[i], fontsize=9)
@@ -27,6 +46,31 @@ def pairs_figure(images: np.ndarray, events: np.ndarray, titles: list[str]) -> p
             ax.set_yticks([])
     axes[0, 0].set_ylabel("image (V)")
     axes[1, 0].set_ylabel("events\n(ON + OFF)")
+    fig.tight_layout()
+    return fig
+
+
+def alignment_figure(images: np.ndarray, events: np.ndarray, labels: list[str], matched: list[bool]) -> plt.Figure:
+    """Each row one recording: the image (H, W) beside it, its accumulated event image (:func:`accumulated` of
+    (T, 2, H, W) frames), and both overlaid (image in cyan, events in red, white where both are bright).
+
+    ``matched[i]`` says whether the image is the recording's source image or only one of its class.
+    """
+    n = len(images)
+    fig, axes = plt.subplots(n, 3, figsize=(5.4, 1.8 * n), squeeze=False)
+    activity = accumulated(events)
+    for i in range(n):
+        image = np.asarray(images[i], dtype=np.float32) / 255
+        act = activity[i] / (float(activity[i].max()) or 1.0)
+        axes[i, 0].imshow(image, cmap="gray", vmin=0, vmax=1)
+        axes[i, 1].imshow(act, cmap="magma", vmin=0, vmax=1)
+        axes[i, 2].imshow(np.stack([act, image, image], axis=-1))
+        for ax in axes[i]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[i, 0].set_ylabel(f"{labels[i]}\n({'source image' if matched[i] else 'same class'})", fontsize=8)
+    for ax, title in zip(axes[0], ["image (V)", "events (ON + OFF,\nall T bins)", "overlay"]):
+        ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig
 
