@@ -171,3 +171,20 @@ def test_command_exits_2_on_a_missing_dataset_with_the_expected_tree(tmp_path):
 def test_command_exits_2_on_a_bad_parameter(capsys):
     assert main(["--set", "data.dataset=nmnsit"]) == 2
     assert "data.dataset = 'nmnsit'" in capsys.readouterr().err
+
+
+def test_survey_of_recordings_without_a_stated_sensor(tmp_path):
+    """CEP-DVS states no sensor size: the survey says so and reports the largest coordinates it read."""
+    from formats import write_image, write_mat
+
+    from tmkt.data.datasets.cepdvs import CEPDVS
+
+    root = tmp_path / "CEP-DVS"
+    root.mkdir()
+    (root / "pathFile.csv").write_text("header\n0 fish\n1 trees\n")
+    for n in range(2):
+        write_mat(root / f"data/MAT/img/{n}.mat", x=[1, 40 + n], y=[2, 30], ts=[0, 5], p=[1, -1])
+        write_image(root / f"data/img/{n}.jpg", np.zeros((4, 4, 3), dtype=np.uint8))
+    result = survey(CEPDVS(tmp_path, READERS))
+    assert result.sensor_size is None and result.largest_xy == (41, 30)
+    assert "each recording is binned on its own extent" in result.markdown()

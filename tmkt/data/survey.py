@@ -80,7 +80,7 @@ class Survey:
     """What :func:`survey` found; :meth:`markdown` renders it."""
 
     dataset: str
-    sensor_size: tuple[int, int, int]  #: (W, H, polarities)
+    sensor_size: tuple[int, int, int] | None  #: (W, H, polarities); None: each recording's own extent
     counts: pd.DataFrame  #: items per class (rows) and (modality, official split) (columns: "recordings"/"images", split)
     read: int  #: recordings read (all, or ``max_recordings``)
     duration_ms: Range | None  #: of the readable recordings read; None when none was
@@ -110,10 +110,10 @@ class Survey:
         return [str(c) for c in self.counts.index[only.to_numpy()]]
 
     def markdown(self) -> str:
-        width, height, polarities = self.sensor_size
         n_classes = {name: int((self.per_class(name) > 0).sum()) for name in MODALITIES.values()}
         overview = [
-            ["sensor (W × H)", f"{width} × {height}, {polarities} polarities"],
+            ["sensor (W × H)", "{} × {}, {} polarities".format(*self.sensor_size) if self.sensor_size
+             else "none stated: each recording is binned on its own extent"],
             ["recordings", f"{self.recordings:,} of {n_classes['recordings']} classes"],
             ["images", f"{self.images:,} of {n_classes['images']} classes"],
             ["recordings read", f"{self.read:,} of {self.recordings:,}"],
@@ -175,7 +175,7 @@ def survey(source: Source, workers: int = 1, progress: bool = False, max_recordi
     readable = [r for r in results if not isinstance(r, Unreadable)]
     return Survey(
         dataset=source.name,
-        sensor_size=tuple(source.sensor_size),
+        sensor_size=tuple(source.sensor_size) if source.sensor_size else None,
         counts=_counts(events, images),
         read=len(sample),
         duration_ms=Range.of([r[1] for r in readable]),
