@@ -171,3 +171,31 @@ def test_cepdvs_bad_recordings_raise_naming_the_file(tmp_path, variables, messag
     with pytest.raises(DatasetError, match=message) as err:
         read_cepdvs_mat(path)
     assert "bad_0.mat" in str(err.value)
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "compressed"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int16, np.uint8, np.int64])
+def test_mat_reader_equals_scipy_on_valid_files(tmp_path, compressed, dtype):
+    """On intact files the strict reader gives what scipy.io.loadmat gives (scipy is the reference here)."""
+    import scipy.io
+
+    from tmkt.data.datasets.matlab import read_mat
+
+    rng = np.random.default_rng(1)
+    variables = dict(x=rng.integers(0, 300, (1, 7)).astype(dtype), y=rng.integers(0, 200, (7, 1)).astype(dtype),
+                     grid=rng.random((2, 3)), empty=np.zeros((0, 0)), label=np.array(["skipped: a char array"]))
+    path = tmp_path / "v.mat"
+    scipy.io.savemat(path, variables, do_compression=compressed)
+    ours, reference = read_mat(path, ("x", "y", "grid", "empty", "label")), scipy.io.loadmat(path)
+    assert set(ours) == {"x", "y", "grid", "empty"}
+    for name, array in ours.items():
+        assert array.dtype == reference[name].dtype and array.shape == reference[name].shape
+        np.testing.assert_array_equal(array, reference[name])
+
+
+def test_mat_reader_refuses_matlab_73_files(tmp_path):
+    path = tmp_path / "v73.mat"
+    header = b"MATLAB 7.3 MAT-file".ljust(116) + b"\0" * 8 + (0x0200).to_bytes(2, "little") + b"IM"
+    path.write_bytes(header + b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
+    with pytest.raises(DatasetError, match=r"v73.mat: MAT-file version 0x0200 \(MATLAB 7.3, HDF5\)"):
+        read_cepdvs_mat(path)

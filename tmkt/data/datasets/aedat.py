@@ -77,9 +77,9 @@ def read_aedat4(path: Path) -> tuple[np.ndarray, tuple[int, int]]:
         stream = min(streams)
         size = (int(streams[stream]["width"]), int(streams[stream]["height"]))
         packets = [packet["events"] for packet in decoder if packet["stream_id"] == stream]
-    except DatasetError:
+    except (DatasetError, KeyboardInterrupt, SystemExit):
         raise
-    except Exception as exc:  # the decoder's own errors: corrupt header, packet or compression
-        raise DatasetError(f"{path}: cannot decode as an AEDAT 4 event stream ({exc})") from exc
+    except BaseException as exc:  # the decoder's errors, and its Rust panics (pyo3's PanicException is no Exception)
+        raise DatasetError(f"{path}: cannot decode as an AEDAT 4 event stream ({type(exc).__name__}: {exc})") from exc
     raw = np.concatenate(packets) if packets else np.empty(0, dtype=[("t", "<u8"), ("x", "<u2"), ("y", "<u2"), ("on", "?")])
     return as_events(raw["x"], raw["y"], raw["t"].astype(np.int64), raw["on"]), size

@@ -23,7 +23,8 @@ next 100 for testing, by position); ``data.split`` splits by identity.
 Geometry. The recordings differ in size (the release does not state a sensor), so ``sensor_size`` is
 None: each recording is binned on its own extent, max x + 1 by max y + 1, as tonic's
 ``ToFrame(sensor_size=None)`` in He et al.'s loader does, and then resized to ``data.height`` x
-``data.width``. ``ts`` is kept as stored (its unit is not documented; only its order matters here).
+``data.width``. ``ts`` is kept as stored (its unit is not documented; only its order matters here). The ``.mat`` files are
+decoded by :mod:`tmkt.data.datasets.matlab`, not scipy, which crashes on some damaged files.
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ import re
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from tmkt.config import ReaderOptions
 from tmkt.data.datasets.base import DatasetError, Item, ScannedItems, as_events, check_events, file_size
 from tmkt.data.datasets.imagefiles import IMAGE_SUFFIXES, read_image_file
+from tmkt.data.datasets.matlab import read_mat
 
 ROOT = Path("CEP-DVS")
 LABELS = ROOT / "pathFile.csv"
@@ -87,12 +88,7 @@ def read_cepdvs_mat(path: Path) -> np.ndarray:
     """A CEP-DVS ``.mat`` recording as ``events_struct`` (p: True = ON, i.e. p > 0 in the file)."""
     path = Path(path)
     file_size(path)
-    try:
-        content = scipy.io.loadmat(path, variable_names=MAT_FIELDS)
-    except NotImplementedError as exc:  # MATLAB v7.3 files are HDF5
-        raise DatasetError(f"{path}: a MATLAB v7.3 (HDF5) file; expected a MATLAB 5 .mat recording") from exc
-    except Exception as exc:  # scipy's many errors on a damaged or foreign file
-        raise DatasetError(f"{path}: cannot read as a MATLAB .mat recording ({exc!r})") from exc
+    content = read_mat(path, MAT_FIELDS)
     missing = [name for name in MAT_FIELDS if name not in content]
     if missing:
         raise DatasetError(f"{path}: lacks the variables {', '.join(missing)}; expected {', '.join(MAT_FIELDS)}")
