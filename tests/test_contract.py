@@ -131,12 +131,15 @@ def readme_block(marker: str) -> str:
     return block.group(1)
 
 
-def test_readme_paper_scale_command_is_valid_and_is_the_paper_recipe():
-    settings = dict(re.findall(r"-S (\S+?)=(\S+)", readme_block("paper-scale")))
-    overrides = {key: yaml.safe_load(value) for key, value in settings.items()}
-    params = config.parse(config.apply_overrides(config.load().model_dump(), overrides))
-    assert (params.model.width, params.model.blocks, params.data.time_bins, params.data.height) == (1.0, 4, 10, 48)
-    assert params.train.lr == round(5e-3 * params.train.batch_size / 1024, 6) and params.train.epochs == 300
+def test_readme_paper_scale_commands_are_the_presets_with_the_paper_recipe():
+    from tmkt import presets
+
+    named = re.findall(r"^tmkt-preset (\S+)", readme_block("paper-scale"), re.M)
+    assert sorted(named) == presets.names()
+    for name in named:
+        params = config.load(None, presets.overrides(name))
+        assert params.train.lr == 5e-3 * params.train.batch_size / 1024 and params.train.epochs == 300
+        assert params.data.dataset == name and params.scarcity.event_fraction == 1.0 and params.base.seeds == [42, 1024, 90210]
 
 
 @pytest.mark.parametrize(
