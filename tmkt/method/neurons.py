@@ -23,6 +23,23 @@ A cell is one time step: a ``(T, B, ...)`` tensor handed to a cell would be read
 samples with no time at all. :class:`MultiStepLIF` takes ``(T, B, ...)`` and loops over ``t`` itself,
 carrying the state; each call starts from ``v = 0`` (states are reset between the two streams and
 between batches).
+
+Two implementations of that loop (``model.lif``):
+
+- ``norse``: the loop around ``LIFBoxCell``, the neuron's reference definition. Autograd records every
+  element-wise operation of every step (a dozen graph nodes per step and layer).
+- ``fused``: :class:`FusedLIF`, one autograd node for all T steps. Its forward runs the same arithmetic
+  as norse's cell (``u_t = v + k (I_t - v)``, ``k = dt · tau_mem_inv``; spikes ``u_t - V_th > 0``) without
+  recording a graph and keeps ``u_t``; its backward runs the chain rule through time by hand, from
+  ``t = T-1`` down to 0, with ``x_t = u_t - V_th``, the surrogate derivative ``s_t = H'(x_t)`` and
+  ``g_v`` the gradient arriving at ``v_t`` (from step t+1 and, with ``record_membrane``, from outside)::
+
+      dL/du_t     = dL/dz_t s_t + g_v (1 - z_t)  [+ g_v (v_reset - u_t) s_t  with reset_grad: pass]
+      dL/dI_t     = k dL/du_t
+      g_v(t - 1)  = (1 - k) dL/du_t  (+ the outside gradient at v_{t-1})
+
+  ``tests/test_neurons.py`` holds it to norse in spikes, membranes and input gradients for every surrogate
+  and both reset options.
 """
 
 from __future__ import annotations
@@ -35,7 +52,7 @@ from norse.torch.functional.reset import reset_value
 from norse.torch.module.lif_box import LIFBoxCell
 from torch import Tensor, nn
 
-from tmkt.config import ModelConfig, ResetGrad, Surrogate
+from tmkt.config import LifBackend, ModelConfig, ResetGrad, Surrogate
 
 #: norse's integration step; only the product ``dt * tau_mem_inv = 1 / tau`` matters.
 DT: float = 1e-3
@@ -72,6 +89,71 @@ def lif_parameters(cfg: ModelConfig) -> LIFBoxParameters:
     )
 
 
+def surrogate_derivative(x: Tensor, method: Surrogate, alpha: float) -> Tensor:
+    """norse's surrogate derivative ``H'(x)`` of ``method`` (the backward of ``norse.torch.functional.threshold``)."""
+    if method == "triangle":
+        return alpha * torch.relu(1 - x.abs())
+    if method == "super":
+        return 1 / (x.abs() + 1.0).pow(2)
+    if method == "tanh":
+        return 1 - (x * alpha).tanh().pow(2)
+    if method == "circ":
+        r2 = alpha**2 + x.pow(2)
+        return (-(x.pow(2) / (2 * r2.pow(1.5))) + 1 / (2 * r2.sqrt())) * 2 * alpha
+    if method == "heavi_erfc":
+        return 2 * torch.exp(-(alpha * x).pow(2)) / torch.as_tensor(torch.pi).sqrt()
+    raise ValueError(f"surrogate must be one of {get_args(Surrogate)}, got {method!r}")
+
+
+def heaviside(x: Tensor) -> Tensor:
+    """``H(x)``: 1 where ``x > 0``, else 0 (norse's strict step), as ``max(sign(x), 0)`` in float arithmetic."""
+    return torch.sign(x).clamp_(min=0)
+
+
+class FusedLIF(torch.autograd.Function):
+    """All T steps of the hard-reset LIF as one autograd node (module doc); returns spikes and membranes.
+
+    Only the recursion runs step by step; spikes, membranes, surrogate derivatives and the input gradient
+    are formed for all T steps at once, outside the loop. Everything is float arithmetic: on CPU a
+    comparison into a bool mask and ``torch.where`` cost several times a float multiply."""
+
+    @staticmethod
+    def forward(ctx, currents: Tensor, k: float, v_th: float, v_reset: float, method: str, alpha: float,
+                reset_grad: str) -> tuple[Tensor, Tensor]:
+        charged = torch.empty_like(currents)
+        v, drive = torch.zeros_like(currents[0]), torch.empty_like(currents[0])
+        for t in range(currents.shape[0]):
+            torch.sub(currents[t], v, out=drive)  # norse's (I + v_leak) - v with v_leak = 0: the same u_t
+            u = torch.add(v, drive.mul_(k), out=charged[t])
+            z = heaviside(u - v_th)
+            v = torch.addcmul(u, z, u, value=-1)  # (1 - z) u: the reset to v_reset = 0
+            if v_reset != 0:
+                v = v + z * v_reset
+        spikes = heaviside(charged - v_th)
+        ctx.save_for_backward(charged, spikes)
+        ctx.set_materialize_grads(False)  # an unused membrane output gets None, not a tensor of zeros
+        ctx.k, ctx.v_th, ctx.v_reset, ctx.method, ctx.alpha, ctx.reset_grad = k, v_th, v_reset, method, alpha, reset_grad
+        return spikes, (1 - spikes) * charged + spikes * v_reset
+
+    @staticmethod
+    def backward(ctx, grad_spikes: Tensor, grad_membranes: Tensor | None):
+        charged, spikes = ctx.saved_tensors
+        k, v_reset = ctx.k, ctx.v_reset
+        slope = surrogate_derivative(charged - ctx.v_th, ctx.method, ctx.alpha)
+        through_v = 1 - spikes  # dv_t/du_t
+        if ctx.reset_grad == "pass":
+            through_v = through_v + (v_reset - charged) * slope
+        # the spike's share; the membrane's is added step by step below
+        grad_u = grad_spikes * slope if grad_spikes is not None else torch.zeros_like(charged)
+        g_v = torch.zeros_like(charged[0])
+        for t in range(charged.shape[0] - 1, -1, -1):
+            if grad_membranes is not None:
+                g_v = g_v + grad_membranes[t]
+            grad_u[t].addcmul_(g_v, through_v[t])
+            g_v = grad_u[t] * (1 - k)
+        return grad_u.mul_(k), None, None, None, None, None, None
+
+
 class MultiStepLIF(nn.Module):
     """LIF neurons over a time-first input: currents ``(T, B, ...)`` -> spikes ``(T, B, ...)``.
 
@@ -84,6 +166,7 @@ class MultiStepLIF(nn.Module):
         super().__init__()
         self.cell = LIFBoxCell(lif_parameters(cfg), dt=DT)
         self.tau, self.v_th, self.reset_grad = cfg.tau, cfg.v_th, cfg.reset_grad
+        self.backend: LifBackend = cfg.lif
         self.record_membrane = record_membrane
         self.membrane: Tensor | None = None
         self.spike_rate: Tensor | None = None
@@ -93,6 +176,14 @@ class MultiStepLIF(nn.Module):
             raise ValueError(
                 f"MultiStepLIF expects a time-first tensor (T, B, ...), got shape {tuple(currents.shape)}"
             )
+        if self.backend == "fused":
+            p = self.cell.p
+            k = float(DT * p.tau_mem_inv)  # the float32 product norse's cell forms, exactly
+            out, membrane = FusedLIF.apply(currents, k, float(p.v_th), float(p.v_reset), p.method, p.alpha,
+                                           self.reset_grad)
+            self.spike_rate = out.detach().mean()
+            self.membrane = membrane if self.record_membrane else None
+            return out
         state = LIFBoxFeedForwardState(v=torch.zeros_like(currents[0]))
         spikes, membranes = [], []
         for current in currents.unbind(0):
@@ -109,5 +200,5 @@ class MultiStepLIF(nn.Module):
         p = self.cell.p
         return (
             f"tau={self.tau}, v_th={self.v_th}, surrogate={p.method!r}, alpha={p.alpha}, "
-            f"reset_grad={self.reset_grad!r}, record_membrane={self.record_membrane}"
+            f"reset_grad={self.reset_grad!r}, backend={self.backend!r}, record_membrane={self.record_membrane}"
         )
