@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from tmkt import config
 from tmkt.data.datasets.base import Item
@@ -170,3 +171,22 @@ def test_epoch_batches_cycle_through_all_rows():
     assert [len(b) for b in batches] == [4] * 5
     flat = np.concatenate(batches)
     assert sorted(flat[:10]) == list(range(10)) and sorted(flat[10:20]) == list(range(10))
+
+
+def test_bf16_precision_runs_convolutions_in_bfloat16_and_trains(data, tmp_path):
+    trainer = Trainer(params_for("tmkt", **{"train.precision": "bf16"}), data, tmp_path, seed=3)
+    seen = []
+    conv = next(m for m in trainer.model.modules() if isinstance(m, torch.nn.Conv2d))
+    conv.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+    metrics = trainer.fit(progress=False)
+    assert seen and set(seen) == {torch.bfloat16}  # training steps and evaluation alike
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())  # weights stay float32
+    assert 0.0 <= metrics["test_acc"] <= 1.0 and np.isfinite(pd.read_csv(tmp_path / "history.csv")["loss"]).all()
+
+
+def test_compiled_trunk_keeps_its_state_dict_keys(data, tmp_path):
+    """Compilation happens in place, so a compiled run's checkpoints load into an uncompiled model and back."""
+    plain = Trainer(params_for("tmkt"), data, tmp_path / "a", seed=3).model
+    compiled = Trainer(params_for("tmkt", **{"train.compile": True}), data, tmp_path / "b", seed=3).model
+    assert list(compiled.state_dict()) == list(plain.state_dict())
+    assert compiled.trunk._compiled_call_impl is not None and plain.trunk._compiled_call_impl is None

@@ -35,10 +35,12 @@ Arch = Literal["vgg_snn", "resnet18_snn", "scnn"]  #: trunks, tmkt.method.models
 StreamBatching = Literal["separate", "concat"]  #: two passes or one for the two streams, tmkt.method.models
 Surrogate = Literal["triangle", "super", "tanh", "circ", "heavi_erfc"]  #: norse's surrogate gradients
 ResetGrad = Literal["detach", "pass"]  #: gradient through the hard reset, tmkt.method.neurons
+LifBackend = Literal["fused", "norse"]  #: the LIF loop: one autograd node, or norse's cell per step
 StepWeights = Literal["learnable", "fixed"]  #: CKA step weights w_t, tmkt.method.losses
 MrpLoss = Literal["mse", "l1"]  #: tmkt.method.losses.mrp_loss
 FrameNorm = Literal["raw", "clip", "scale"]  #: tmkt.data.frames.normalize
-Device = Literal["auto", "cpu", "cuda"]  #: tmkt.training.loop.resolve_device
+Device = Literal["auto", "cpu", "cuda"]  #: tmkt.training.device.resolve_device
+Precision = Literal["fp32", "bf16"]  #: tmkt.training.device.autocast
 Dvs128Orientation = Literal["jaer", "transposed"]  #: DVS128 address decoding, tmkt.data.datasets.cifar10dvs
 OmniglotStrokes = Literal["bright", "dark"]  #: Omniglot's contrast as read, tmkt.data.datasets.nomniglot
 #: ``data.dataset`` -> its reader, ``module:class`` under :mod:`tmkt.data.datasets` (imported only when
@@ -164,6 +166,7 @@ class ModelConfig(Section):
     surrogate: Surrogate
     surrogate_alpha: Positive
     reset_grad: ResetGrad
+    lif: LifBackend
     heads: PerMethod[Heads]
 
 
@@ -180,6 +183,8 @@ class TrainConfig(Section):
     tet_lambda: float = Field(ge=0, le=1)
     eval_batch_size: int = Field(ge=1)
     channels_last: bool
+    precision: Precision
+    compile: bool
 
 
 class MixupConfig(Section):

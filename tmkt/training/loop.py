@@ -38,6 +38,7 @@ from tmkt.method.losses import DomainAlignment
 from tmkt.method.mixup import ratio_schedule
 from tmkt.method.models import TwoStreamSNN, build_model, predict
 from tmkt.training import checkpoints
+from tmkt.training.device import autocast, resolve_device, transfer
 from tmkt.training.methods import Method, Step, mixed_step, single_stream_step
 
 
@@ -51,14 +52,6 @@ class RunEvent:
     epochs: int
     val_acc: float | None = None
     start: str = ""  #: "fresh", "resumed" (from this run's checkpoint) or "restarted" (a checkpoint of another run)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("base.device = 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
-    return torch.device(name)
 
 
 def warmup_cosine(warmup_steps: int, total_steps: int):
@@ -113,7 +106,7 @@ class EpochLog:
         if step.switch_step is not None:
             self.record_switch(step.switch_step)
         if step.cka is not None:
-            self.cka.append(step.cka.cpu().numpy())
+            self.cka.append(step.cka.float().cpu().numpy())
         self.add(loss=step.loss.detach(), train_acc=(predict(step.out.logits) == labels).float().mean())
         self.record_rates(step.out.spike_rates)
 
@@ -133,6 +126,10 @@ class Trainer:
         self.model: TwoStreamSNN = build_model(params.model, len(data.classes), T, data.frame_size).to(self.device)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        if cfg.compile:
+            # in place, so the state dict keeps its keys and checkpoints stay portable; static shapes (the
+            # dynamic-shape path fails in inductor on this network), one compilation per batch shape
+            self.model.trunk.compile(dynamic=False)
         self.alignment = DomainAlignment(T, self.method.da_weighting, params.loss.da_eta_init).to(self.device)
         self.optimizer = torch.optim.AdamW(
             list(self.model.parameters()) + list(self.alignment.parameters()), lr=cfg.lr, weight_decay=cfg.weight_decay
@@ -178,20 +175,22 @@ class Trainer:
         """One optimisation step on the batch ``rows`` of the manifest (images in finetune's image phase)."""
         data, manifest = self.data, self.data.manifest
         class_ids = manifest.loc[rows, "label"].to_numpy()
-        labels = torch.tensor(class_ids, device=self.device)
+        labels = transfer(torch.tensor(class_ids), self.device)
         self.model.train()
-        if epoch < self.image_epochs:
-            images = data.appearance(data.draw_images(class_ids, rng)).to(self.device)
-            result = single_stream_step(self.model, images, labels, self.params)
-        else:
-            events = data.event_frames(manifest.loc[rows, "row"].to_numpy())  # mixed on the CPU, moved once
-            if self.method.mixup is None:
-                result = single_stream_step(self.model, events.to(self.device), labels, self.params)
+        with autocast(self.device, self.params.train.precision):
+            if epoch < self.image_epochs:
+                images = transfer(data.appearance(data.draw_images(class_ids, rng)), self.device)
+                result = single_stream_step(self.model, images, labels, self.params)
             else:
-                s = (epoch * self.steps_per_epoch + step) / max(1, self.total_steps - 1)
-                r_m = ratio_schedule(self.params.mixup, s)
-                images = data.appearance(data.draw_images(class_ids, rng))
-                result = mixed_step(self.method, self.model, self.alignment, images, events, labels, r_m, gen, self.params)
+                events = data.event_frames(manifest.loc[rows, "row"].to_numpy())  # mixed on the CPU, moved once
+                if self.method.mixup is None:
+                    result = single_stream_step(self.model, transfer(events, self.device), labels, self.params)
+                else:
+                    s = (epoch * self.steps_per_epoch + step) / max(1, self.total_steps - 1)
+                    r_m = ratio_schedule(self.params.mixup, s)
+                    images = data.appearance(data.draw_images(class_ids, rng))
+                    result = mixed_step(self.method, self.model, self.alignment, images, events, labels, r_m, gen,
+                                        self.params)
         self.optimizer.zero_grad(set_to_none=True)
         result.loss.backward()
         self.optimizer.step()
@@ -199,16 +198,17 @@ class Trainer:
         log.record(result, labels)
 
     # ------------------------------------------------------------------ evaluation
-    @torch.no_grad()
+    @torch.inference_mode()
     def predict_split(self, split: str) -> tuple[np.ndarray, np.ndarray]:
-        """(true labels, predicted labels) of the event head on a split's recordings."""
+        """(true labels, predicted labels) of the event head on a split's recordings (no autograd state)."""
         self.model.eval()
         rows = self.data.rows("event", split)
         preds = []
         size = self.params.train.eval_batch_size
         for start in range(0, len(rows), size):
             chunk = rows.iloc[start : start + size]
-            out = self.model(self.data.event_frames(chunk["row"].to_numpy()).to(self.device), head="event")
+            with autocast(self.device, self.params.train.precision):
+                out = self.model(transfer(self.data.event_frames(chunk["row"].to_numpy()), self.device), head="event")
             preds.append(predict(out.logits).cpu().numpy())
         return rows["label"].to_numpy(), np.concatenate(preds)
 

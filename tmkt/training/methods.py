@@ -25,6 +25,7 @@ from tmkt.config import Params
 from tmkt.method.losses import DomainAlignment, mag_accuracy, mag_loss, mrp_loss, tet_loss, total_loss
 from tmkt.method.mixup import mix
 from tmkt.method.models import ModelOutput, TwoStreamSNN, predict
+from tmkt.training.device import transfer
 
 
 @dataclass(frozen=True)
@@ -91,9 +92,10 @@ def mixed_step(
     """
     device, loss_cfg, tet = labels.device, params.loss, dict(lam=params.train.tet_lambda, phi=params.model.v_th)
     mixed = mix(method.mixup, images, events, r_m, gen)
-    out_m, out = model.forward_pair(mixed.frames.to(device), events.to(device), params.train.stream_batching)
+    out_m, out = model.forward_pair(transfer(mixed.frames, device), transfer(events, device),
+                                    params.train.stream_batching)
     da = alignment(out_m.features, out.features)
-    modality, ratio = mixed.modality.to(device), mixed.ratio.to(device)
+    modality, ratio = transfer(mixed.modality, device), transfer(mixed.ratio, device)
     loss = total_loss(
         tet_loss(out_m.logits, labels, **tet),
         tet_loss(out.logits, labels, ce_weights=1.0 - da.weights if method.weights_event_loss else None, **tet),

@@ -1,0 +1,42 @@
+"""Where a run computes, in which precision, and how batches get there.
+
+- ``base.device``: ``auto`` (CUDA if available), ``cpu`` or ``cuda``.
+- ``train.precision``: ``fp32``, or ``bf16``: forward passes and losses under ``torch.autocast`` with
+  bfloat16 (convolutions and linear layers in bfloat16, reductions and BN statistics in float32 as
+  autocast decides; weights, gradients and the optimizer stay float32). bfloat16 has float32's range, so
+  no loss scaling is needed. Spikes are 0/1 in either precision; membrane potentials lose precision.
+- Transfers: on CUDA a batch assembled on the CPU is copied from pinned (page-locked) memory with
+  ``non_blocking=True``, so the copy overlaps the GPU's work instead of stalling the Python thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from tmkt.config import Precision
+
+DTYPES: dict[Precision, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("base.device = 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+def transfer(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``tensor`` on ``device``; CPU tensors bound for CUDA go through pinned memory, without blocking."""
+    if device.type == "cuda" and tensor.device.type == "cpu":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
+def autocast(device: torch.device, precision: Precision):
+    """The context a forward pass and its loss run in: plain float32, or bfloat16 autocast."""
+    if DTYPES[precision] is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=DTYPES[precision])
