@@ -1,21 +1,28 @@
-"""Training-step time of our time-folded VGG-SNN against a plain norse step-by-step reference.
+"""Training-step time of our time-folded VGG-SNN against a plain norse step-by-step reference and SpikingJelly.
 
 Ours (:mod:`tmkt.method.models`): convolution, BN and pooling run once on ``(T·B, C, H, W)``; only the LIF
-layers loop over ``t``. Reference: the same network with the same weights run the textbook norse way — a
-Python loop over ``t`` around the whole network; at every step conv -> BN -> ``LIFBoxCell`` on
-``(B, ...)`` with an explicit state per layer, then pooling and the event head. Both take the same
+layers loop over ``t``. Two variants are timed: the configuration ``params.yaml`` trains with (``model.lif``,
+by default the fused LIF of one autograd node per layer, and ``train.channels_last``), and the same network
+with norse's cell in the LIF loop and no channels-last layout (the step before the fused LIF). Reference:
+the same network with the same weights run the textbook norse way — a Python loop over ``t`` around the
+whole network; at every step conv -> BN -> ``LIFBoxCell`` on ``(B, ...)`` with an explicit state per layer,
+then pooling and the event head. The peer a user might pick instead: the same time-folded network with
+SpikingJelly 2.0's multi-step ``LIFNode`` (its torch code path; same tau, threshold, hard reset with the
+reset detached; its own surrogate, ``PiecewiseQuadratic``, since it has no triangle), timed only when
+``spikingjelly`` is installed (``pip install -r benchmarks/requirements.txt``). Every net takes the same
 training step: per-step cross entropy ``mean_t CE(O_t, y)``, backward, AdamW.
 
 Equivalence check before timing: in training mode BN normalises with the statistics of its batch — all
 ``T·B`` frames in ours, the ``B`` frames of one step in the reference — so the two compute different
 functions there. The check therefore runs both in eval mode, where BN uses the same running statistics
 (first set to one batch's statistics so that the net spikes), and requires the loss and the gradient of
-the first convolution to agree (allclose). Timing then runs both in training mode, each with its own BN
-statistics (same cost, same shapes); the two take turns step by step, so that a change in machine
-load hits both alike (the CSV records the 1-minute load average: on a shared machine, compare only
-rows taken at low load). The verdict per configuration is the median of the paired ratios
-ours / reference of step times taken back to back, with a 95 % bootstrap interval: ours is slower only if the
-whole interval lies above 1. Timing includes ``TwoStreamSNN``'s MAG/MRP heads and spike-rate
+the first convolution to agree (allclose; for SpikingJelly, whose surrogate differs, the loss only). Timing
+then runs all in training mode, each with its own BN statistics (same cost, same shapes); the nets take
+turns step by step, so that a change in machine load hits all alike (the CSV records the 1-minute load
+average: on a shared machine, compare only rows taken at low load). The verdict per net and
+configuration is the median of the paired ratios net / reference of step times taken back to back, with a
+95 % bootstrap interval: the net is faster only if the whole interval lies below 1; its speed-up over
+the reference is the inverse. Timing includes ``TwoStreamSNN``'s MAG/MRP heads and spike-rate
 bookkeeping, which the reference does not compute.
 
 Writes ``reports/benchmarks/snn_step.csv`` and ``.png`` (atomically). Run:
@@ -63,8 +70,41 @@ class Case:
     num_classes: int
 
 
-SMALL = Case("CPU size: width 0.125, 3 blocks, T=4, 34×34, B=64", 0.125, 3, 4, 34, 64, 10)
+def default_case() -> Case:
+    """The configuration of ``params.yaml`` (model width and blocks, T, frame size, batch)."""
+    p = config.load()
+    name = (f"params.yaml: width {p.model.width:g}, {p.model.blocks} blocks, T={p.data.time_bins}, "
+            f"{p.data.height}×{p.data.width}, B={p.train.batch_size}")
+    return Case(name, p.model.width, p.model.blocks, p.data.time_bins, p.data.height, p.train.batch_size, 10)
+
+
+SMALL = default_case()
 LARGE = Case("width 0.25, 4 blocks, T=10, 48×48, B=16", 0.25, 4, 10, 48, 16, 101)
+
+
+class SpikingJellyNet(nn.Module):
+    """A copy of a VGG-SNN ``TwoStreamSNN`` (event head) whose LIF layers are SpikingJelly multi-step LIFNodes."""
+
+    def __init__(self, model: TwoStreamSNN) -> None:
+        from spikingjelly.activation_based import neuron, surrogate
+
+        super().__init__()
+        twin = copy.deepcopy(model)
+        stages = []
+        for layer in twin.trunk.layers:
+            if isinstance(layer, MultiStepLIF):
+                stages.append(neuron.LIFNode(tau=layer.tau, v_threshold=layer.v_th, v_reset=0.0, detach_reset=True,
+                                             surrogate_function=surrogate.PiecewiseQuadratic(), step_mode="m"))
+            else:
+                stages.append(layer)
+        self.stages = nn.Sequential(*stages)
+        self.head = twin.head_event
+
+    def forward(self, x: Tensor) -> Tensor:
+        from spikingjelly.activation_based import functional
+
+        functional.reset_net(self)  # SpikingJelly neurons keep their state between calls
+        return self.head(self.stages(x).flatten(2))
 
 
 class StepByStepReference(nn.Module):
@@ -106,7 +146,7 @@ def ours_logits(model: TwoStreamSNN, x: Tensor) -> Tensor:
     return model(x, head="event").logits
 
 
-def reference_logits(reference: StepByStepReference, x: Tensor) -> Tensor:
+def reference_logits(reference: nn.Module, x: Tensor) -> Tensor:
     return reference(x)
 
 
@@ -123,21 +163,21 @@ def calibrate_batch_norm(model: nn.Module, x: Tensor) -> None:
         bn.momentum = 0.1
 
 
-def check_equivalence(model: TwoStreamSNN, reference: StepByStepReference, x: Tensor, labels: Tensor) -> float:
-    """Eval-mode loss and first-conv gradient of both nets must agree; returns the absolute loss difference."""
+def check_equivalence(net: nn.Module, forward: Callable, reference: StepByStepReference, x: Tensor,
+                      labels: Tensor, gradient: bool = True) -> float:
+    """Eval-mode loss (and first-conv gradient) of ``net`` and the reference must agree; returns |loss difference|."""
     losses, grads = [], []
-    for net, forward in ((model, ours_logits), (reference, reference_logits)):
-        net.eval()
-        net.zero_grad()
-        loss = per_step_cross_entropy(forward(net, x), labels)
+    for model, run in ((net, forward), (reference, reference_logits)):
+        model.eval()
+        model.zero_grad()
+        loss = per_step_cross_entropy(run(model, x), labels)
         loss.backward()
-        first_conv = next(m for m in net.modules() if isinstance(m, nn.Conv2d))
+        first_conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
         losses.append(loss.detach())
         grads.append(first_conv.weight.grad.detach().clone())
-    if max(model(x).spike_rates.values()) == 0:
-        raise RuntimeError("the equivalence check is void: no layer spikes in eval mode")
     torch.testing.assert_close(losses[0], losses[1], rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)
+    if gradient:
+        torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)
     return abs(losses[0] - losses[1]).item()
 
 
@@ -176,23 +216,47 @@ def paired_ratio(ours: list[float], reference: list[float], resamples: int = 200
     return float(np.median(ratios)), float(low), float(high)
 
 
+REFERENCE = "norse step-by-step"
+DEFAULT = "ours: params.yaml (fused LIF, channels-last)"
+
+
 def run_case(case: Case, device: torch.device, warmup: int, repeats: int) -> list[dict]:
     torch.manual_seed(0)
-    cfg = config.section("model", arch="vgg_snn", width=case.width, blocks=case.blocks)
-    model = build_model(cfg, case.num_classes, case.time_steps, (case.size, case.size)).to(device)
+    params = config.load()
+    cfg = params.model.model_copy(update=dict(arch="vgg_snn", width=case.width, blocks=case.blocks))
     generator = torch.Generator().manual_seed(1)
     x = (torch.rand(case.time_steps, case.batch, 2, case.size, case.size, generator=generator) * 2).to(device)
     labels = torch.randint(case.num_classes, (case.batch,), generator=generator).to(device)
-    calibrate_batch_norm(model, x)
-    reference = StepByStepReference(model)  # a deep copy: same weights, same BN statistics
-    loss_diff = check_equivalence(model, reference, x, labels)
-    nets = {"ours: time folded": (model, ours_logits), "norse step-by-step": (reference, reference_logits)}
+    plain = build_model(cfg.model_copy(update={"lif": "norse"}), case.num_classes, case.time_steps,
+                        (case.size, case.size)).to(device)
+    calibrate_batch_norm(plain, x)
+    with torch.no_grad():
+        plain.eval()
+        rates = plain(x).spike_rates
+    if max(rates.values()) == 0:
+        raise RuntimeError("the equivalence check would be void: no layer spikes in eval mode")
+    reference = StepByStepReference(plain)  # deep copies: same weights, same BN statistics
+    default = copy.deepcopy(plain)
+    for lif in (m for m in default.modules() if isinstance(m, MultiStepLIF)):
+        lif.backend = cfg.lif
+    if params.train.channels_last:
+        default = default.to(memory_format=torch.channels_last)
+    nets = {DEFAULT: (default, ours_logits), "ours: norse LIF, contiguous": (plain, ours_logits)}
+    try:
+        nets["SpikingJelly 2.0 LIFNode (torch)"] = (SpikingJellyNet(plain), reference_logits)
+    except ImportError:
+        print("spikingjelly is not installed (pip install -r benchmarks/requirements.txt): not timed")
+    loss_diff = {name: check_equivalence(net, forward, reference, x, labels, gradient=not name.startswith("Spiking"))
+                 for name, (net, forward) in nets.items()}
+    nets[REFERENCE] = (reference, reference_logits)
     timed = time_training_steps(nets, x, labels, warmup, repeats)
-    ratio, low, high = paired_ratio(*timed.values())
-    verdict = "ours faster" if high < 1 else "ours slower" if low > 1 else "no measurable difference"
-    print(f"{case.name} | step time ours / reference, paired: {ratio:.3f} (95 % CI {low:.3f}-{high:.3f}): {verdict}")
     rows = []
     for implementation, times in timed.items():
+        ratio, low, high = paired_ratio(times, timed[REFERENCE])
+        if implementation != REFERENCE:
+            verdict = "faster" if high < 1 else "slower" if low > 1 else "no measurable difference"
+            print(f"{case.name} | {implementation} / reference, paired step-time ratio {ratio:.3f} "
+                  f"(95 % CI {low:.3f}-{high:.3f}): {verdict}, speed-up {1 / ratio:.2f}x")
         step = statistics.median(times)
         rows.append(
             dict(
@@ -200,38 +264,40 @@ def run_case(case: Case, device: torch.device, warmup: int, repeats: int) -> lis
                 blocks=case.blocks, time_steps=case.time_steps, size=case.size, batch=case.batch,
                 threads=torch.get_num_threads(), repeats=repeats, step_s_median=round(step, 5),
                 step_s_min=round(min(times), 5), samples_per_s=round(case.batch / step, 3),
-                eval_loss_abs_diff=loss_diff, load_avg_1min=round(os.getloadavg()[0], 2),
+                eval_loss_abs_diff=loss_diff.get(implementation, 0.0), load_avg_1min=round(os.getloadavg()[0], 2),
                 paired_ratio_median=round(ratio, 4), paired_ratio_ci_low=round(low, 4),
-                paired_ratio_ci_high=round(high, 4),
+                paired_ratio_ci_high=round(high, 4), speedup=round(1 / ratio, 3),
+                speedup_ci_low=round(1 / high, 3), speedup_ci_high=round(1 / low, 3),
             )
         )
-        print(f"{case.name} | {implementation}: {step:.3f} s/step, {case.batch / step:.1f} samples/s")
+        print(f"{case.name} | {implementation}: {step:.4f} s/step, {case.batch / step:.1f} samples/s")
     return rows
 
 
 def write_plot(rows: list[dict], path: Path) -> None:
     cases = list(dict.fromkeys(r["case"] for r in rows))
     implementations = list(dict.fromkeys(r["implementation"] for r in rows))
-    rate = {(r["case"], r["implementation"]): r["samples_per_s"] for r in rows}
-    paired = {r["case"]: (r["paired_ratio_median"], r["paired_ratio_ci_low"], r["paired_ratio_ci_high"]) for r in rows}
-    fig, ax = plt.subplots(figsize=(3.2 + 3.2 * len(cases), 4.2))
-    bar = 0.38
+    row = {(r["case"], r["implementation"]): r for r in rows}
+    fig, ax = plt.subplots(figsize=(3.4 + 4.0 * len(cases), 4.6))
+    bar = 0.8 / len(implementations)
     for j, implementation in enumerate(implementations):
-        xs = [i + (j - 0.5) * bar for i in range(len(cases))]
-        ax.bar(xs, [rate[c, implementation] for c in cases], bar, label=implementation)
-    for i, case in enumerate(cases):
-        ours, ref = (rate[case, name] for name in implementations)
-        ratio, low, high = paired[case]
-        ax.annotate(f"step time ours / reference\n{ratio:.2f} (95 % CI {low:.2f}–{high:.2f})", (i, max(ours, ref)),
-                    ha="center", va="bottom", xytext=(0, 4), textcoords="offset points", fontsize=8, fontweight="bold")
+        for i, case in enumerate(cases):
+            r = row.get((case, implementation))
+            if r is None:
+                continue
+            x = i + (j - (len(implementations) - 1) / 2) * bar
+            ax.bar(x, r["samples_per_s"], bar, color=f"C{j}", label=implementation if i == 0 else None)
+            if implementation != REFERENCE:
+                ax.annotate(f"{r['speedup']:.2f}×\n({r['speedup_ci_low']:.2f}–{r['speedup_ci_high']:.2f})",
+                            (x, r["samples_per_s"]), ha="center", va="bottom", xytext=(0, 3),
+                            textcoords="offset points", fontsize=7)
     ax.set_xticks(range(len(cases)), [c.replace(", B", "\nB") for c in cases], fontsize=8)
-    ax.set_xlabel("configuration (VGG-SNN, one AdamW training step)")
+    ax.set_xlabel("configuration (VGG-SNN, one AdamW training step); labels: speed-up over the reference, 95 % CI")
     ax.set_ylabel("training samples / s (median step, log scale)")
-    ax.set_title(f"Time-folded VGG-SNN vs norse step-by-step ({rows[0]['device']}, {rows[0]['threads']} threads)",
-                 fontsize=9)
+    ax.set_title(f"Training-step throughput ({rows[0]['device']}, {rows[0]['threads']} threads)", fontsize=9)
     ax.set_yscale("log")
-    ax.margins(y=0.25)
-    ax.legend(fontsize=8)
+    ax.margins(y=0.3)
+    ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     tmkt_io.save_figure(path, fig)
     plt.close(fig)
