@@ -37,7 +37,7 @@ from tmkt.data.splits import scarce_event_train
 from tmkt.method.losses import DomainAlignment
 from tmkt.method.mixup import ratio_schedule
 from tmkt.method.models import TwoStreamSNN, build_model, predict
-from tmkt.training import checkpoints
+from tmkt.training import checkpoints, distributed
 from tmkt.training.device import autocast, resolve_device, transfer
 from tmkt.training.methods import Method, Step, mixed_step, single_stream_step
 
@@ -118,7 +118,10 @@ class Trainer:
         self.params, self.data, self.seed = params, data, seed
         self.out_dir = Path(out_dir)
         self.method = Method.of(params)
+        self.world = distributed.current()  # one process, or this rank of a torchrun run
         self.device = resolve_device(params.base.device)
+        if self.device.type == "cuda" and self.world.size > 1:
+            self.device = torch.device("cuda", self.world.local_rank)
         torch.set_num_threads(params.base.num_threads)
         cfg = params.train
         T = data.time_steps
@@ -126,14 +129,14 @@ class Trainer:
         self.model: TwoStreamSNN = build_model(params.model, len(data.classes), T, data.frame_size).to(self.device)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        self.model = distributed.prepare(self.model, self.world)
         if cfg.compile:
             # in place, so the state dict keeps its keys and checkpoints stay portable; static shapes (the
             # dynamic-shape path fails in inductor on this network), one compilation per batch shape
             self.model.trunk.compile(dynamic=False)
         self.alignment = DomainAlignment(T, self.method.da_weighting, params.loss.da_eta_init).to(self.device)
-        self.optimizer = torch.optim.AdamW(
-            list(self.model.parameters()) + list(self.alignment.parameters()), lr=cfg.lr, weight_decay=cfg.weight_decay
-        )
+        self.parameters = list(self.model.parameters()) + list(self.alignment.parameters())
+        self.optimizer = torch.optim.AdamW(self.parameters, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.train_events = scarce_event_train(data.manifest, params.scarcity)
         self.steps_per_epoch = cfg.steps_per_epoch or math.ceil(len(self.train_events) / cfg.batch_size)
         self.total_steps = cfg.epochs * self.steps_per_epoch
@@ -175,24 +178,26 @@ class Trainer:
         """One optimisation step on the batch ``rows`` of the manifest (images in finetune's image phase)."""
         data, manifest = self.data, self.data.manifest
         class_ids = manifest.loc[rows, "label"].to_numpy()
-        labels = transfer(torch.tensor(class_ids), self.device)
+        share = self.world.shard(len(rows))  # every draw is made for the whole batch, then this rank's share
+        labels = transfer(torch.tensor(class_ids[share]), self.device)
         self.model.train()
         with autocast(self.device, self.params.train.precision):
             if epoch < self.image_epochs:
-                images = transfer(data.appearance(data.draw_images(class_ids, rng)), self.device)
-                result = single_stream_step(self.model, images, labels, self.params)
+                images = data.appearance(data.draw_images(class_ids, rng))[:, share]
+                result = single_stream_step(self.model, transfer(images, self.device), labels, self.params)
             else:
                 events = data.event_frames(manifest.loc[rows, "row"].to_numpy())  # mixed on the CPU, moved once
                 if self.method.mixup is None:
-                    result = single_stream_step(self.model, transfer(events, self.device), labels, self.params)
+                    result = single_stream_step(self.model, transfer(events[:, share], self.device), labels, self.params)
                 else:
                     s = (epoch * self.steps_per_epoch + step) / max(1, self.total_steps - 1)
                     r_m = ratio_schedule(self.params.mixup, s)
                     images = data.appearance(data.draw_images(class_ids, rng))
                     result = mixed_step(self.method, self.model, self.alignment, images, events, labels, r_m, gen,
-                                        self.params)
+                                        self.params, share)
         self.optimizer.zero_grad(set_to_none=True)
         result.loss.backward()
+        distributed.average_gradients(self.parameters, self.world)
         self.optimizer.step()
         self.scheduler.step()
         log.record(result, labels)
@@ -268,11 +273,16 @@ class Trainer:
         row |= {f"{layout.RATE}{name}": float(np.mean(v)) for name, v in log.spike_rates.items()}
         if self.method.weights_event_loss:
             row |= layout.per_step(layout.DA_WEIGHT, [float(w) for w in self.alignment.weights().detach().cpu()])
+        if self.world.size > 1:  # the means of the whole batches, not of this rank's shares
+            trained = {k: v for k, v in row.items() if k not in ("epoch", "phase", "lr", "val_acc")}
+            averaged = distributed.mean_over_ranks(trained, self.world)
+            row |= {k: v * self.world.size if k.startswith(layout.SWITCH) else v for k, v in averaged.items()}
         self.history.append(row)
         if row["val_acc"] > self.best["val_acc"]:
             self.best = dict(val_acc=row["val_acc"], epoch=epoch + 1,
                              model={k: v.detach().clone() for k, v in self.model.state_dict().items()})
-        checkpoints.save(self.out_dir, self._state())
+        if self.world.main:
+            checkpoints.save(self.out_dir, self._state())
 
     def _finish(self, seconds: float, resumed: bool) -> dict:
         history = pd.DataFrame(self.history)
@@ -295,10 +305,11 @@ class Trainer:
             train_seconds=float(seconds),
             resumed=bool(resumed),
         )
-        with io.atomic_path(self.out_dir / layout.HISTORY) as tmp:
-            history.to_csv(tmp, index=False)
-        io.write_json(self.out_dir / layout.CONFUSION, dict(classes=self.data.classes, matrix=confusion.tolist()))
-        io.write_json(self.out_dir / layout.RUN_METRICS, metrics)
+        if self.world.main:
+            with io.atomic_path(self.out_dir / layout.HISTORY) as tmp:
+                history.to_csv(tmp, index=False)
+            io.write_json(self.out_dir / layout.CONFUSION, dict(classes=self.data.classes, matrix=confusion.tolist()))
+            io.write_json(self.out_dir / layout.RUN_METRICS, metrics)
         return metrics
 
 

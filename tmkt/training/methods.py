@@ -82,8 +82,12 @@ def mixed_step(
     r_m: float,
     gen: torch.Generator,
     params: Params,
+    share: slice = slice(None),
 ) -> Step:
     """The mixed and the event stream (he2024, tmkt), on ``labels``' device; images and events on the CPU.
+
+    The whole batch is mixed (the same draws on every process of a distributed run); the samples ``share``
+    of it are trained on (``labels`` holds only those).
 
     The mixed sequence ``x_m`` (``tmkt.method.mixup.mix``, expected event ratio ``r_m``, draws from ``gen``)
     and the recordings ``x_e`` pass the shared trunk (``train.stream_batching``); the loss is
@@ -91,7 +95,9 @@ def mixed_step(
     ``method`` switches on.
     """
     device, loss_cfg, tet = labels.device, params.loss, dict(lam=params.train.tet_lambda, phi=params.model.v_th)
-    mixed = mix(method.mixup, images, events, r_m, gen)
+    whole = mix(method.mixup, images, events, r_m, gen)
+    mixed = type(whole)(whole.frames[:, share], whole.modality[:, share], whole.ratio[share], whole.switch_step[share])
+    events = events[:, share]
     out_m, out = model.forward_pair(transfer(mixed.frames, device), transfer(events, device),
                                     params.train.stream_batching)
     da = alignment(out_m.features, out.features)

@@ -1,0 +1,75 @@
+"""Data-parallel training on 2 gloo processes equals one process on the whole batch (tmkt.training.distributed)."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.multiprocessing as mp
+from distributed_worker import one_step, rank_main
+
+from tmkt import config
+from tmkt.data.datasets.base import Item
+from tmkt.data.splits import build_manifest
+from tmkt.training.distributed import World
+
+T, SIZE, CLASSES, PER_CLASS = 3, 16, 3, 12
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> str:
+    rng = np.random.default_rng(0)
+    items = [Item(id=f"{k}-{i}", class_name=str(k), pair_key=f"{k}-{i}") for k in range(CLASSES) for i in range(PER_CLASS)]
+    manifest = build_manifest(items, items, config.section("data", split={"train": 0.6, "val": 0.2, "test": 0.2}))
+    folder = tmp_path_factory.mktemp("processed")
+    np.save(folder / "events.npy", (rng.random((len(items), T, 2, SIZE, SIZE)) * 2).astype(np.float16))
+    np.save(folder / "images.npy", rng.integers(0, 256, (len(items), SIZE, SIZE), dtype=np.uint8))
+    manifest.to_csv(folder / "manifest.csv", index=False)
+    (folder / "meta.json").write_text(json.dumps(dict(dataset="synthetic", classes=[str(k) for k in range(CLASSES)])))
+    return str(folder)
+
+
+def params_for(method: str, **extra) -> config.Params:
+    """The SCNN trunk has no BatchNorm: with losses that are means over samples, 2 x B/2 must equal 1 x B."""
+    overrides = {"train.method": method, "model.arch": "scnn", "model.width": 0.25, "train.epochs": 2,
+                 "train.steps_per_epoch": 2, "train.batch_size": 8, "train.warmup_epochs": 0, "base.device": "cpu",
+                 "scarcity.event_fraction": 1.0, "loss.domain_alignment": False}
+    return config.parse(config.apply_overrides(config.load().model_dump(), overrides | extra))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_rank_takes_its_share_of_a_batch():
+    assert [World(r, 4).shard(8) for r in range(4)] == [slice(0, 2), slice(2, 4), slice(4, 6), slice(6, 8)]
+    with pytest.raises(ValueError, match="batch_size 10 is not a multiple of the 4 processes"):
+        World(1, 4).shard(10)
+
+
+@pytest.mark.parametrize("method", ["event_only", "tmkt"])
+def test_two_gloo_processes_give_the_gradients_and_run_of_one(method, data_dir, tmp_path):
+    params = params_for(method)
+    rows = list(range(8))
+    single = one_step(params, data_dir, str(tmp_path / "single"), rows)
+    mp.spawn(rank_main, args=(2, free_port(), params, data_dir, str(tmp_path), rows, str(tmp_path / "two")), nprocs=2)
+    shared = torch.load(tmp_path / "grads.pt")
+    assert set(shared) == set(single) and any(g.abs().sum() > 0 for g in single.values())
+    for name, grad in single.items():
+        torch.testing.assert_close(shared[name], grad, rtol=1e-4, atol=1e-6, msg=f"gradient of {name}")
+    # rank 0 alone wrote the run; it is the single-process run up to summation order
+    from tmkt.data.processed import ProcessedData
+    from tmkt.training.loop import Trainer
+
+    alone = Trainer(params, ProcessedData.load(data_dir), tmp_path / "one", seed=11).fit(progress=False)
+    two = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    assert not (tmp_path / "rank1" / "metrics.json").exists()
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "two" / "history.csv")["loss"],
+                               pd.read_csv(tmp_path / "one" / "history.csv")["loss"], rtol=1e-4)
+    assert two["epochs"] == alone["epochs"] == 2
