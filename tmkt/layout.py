@@ -3,7 +3,11 @@ finished runs. torch-free, so a results table never imports a network.
 
 Paths are anchored at the repository root: notebooks run with the root as working directory under
 ``dvc repro`` (papermill) but from ``notebooks/`` in JupyterLab, and nothing here depends on the current
-directory. The tree the training stages write (``dvc.yaml`` spells the same folders for DVC)::
+directory, with one exception: inside a DVC stage (DVC sets ``DVC_ROOT`` for every stage command) the root
+is the stage's working directory, where ``dvc.yaml`` is. A queued experiment (``dvc exp run --queue``)
+runs in a copy of the repository under ``.dvc/tmp/exps`` and must read and write there, not in the
+workspace the installed package was imported from (which is what ``DVC_ROOT`` names). Outside DVC the
+root is the folder the package sits in. The tree the training stages write (``dvc.yaml`` spells the same folders for DVC)::
 
     reports/train/                       the reference cell (the train stage)
     reports/ablate/<axis>/<cell>/        one ablation cell (stage ablate-<axis>@<cell>)
@@ -15,12 +19,13 @@ directory. The tree the training stages write (``dvc.yaml`` spells the same fold
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-ROOT: Path = Path(__file__).resolve().parent.parent
+ROOT: Path = (Path.cwd() if os.environ.get("DVC_ROOT") else Path(__file__).parent.parent).resolve()
 PARAMS: Path = ROOT / "params.yaml"
 DATA: Path = ROOT / "data"
 RAW: Path = DATA / "raw"
