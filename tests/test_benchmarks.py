@@ -23,3 +23,15 @@ def test_gpu_step_benchmark_runs_every_variant_and_writes_its_figures(tmp_path):
     expected_epoch = bench_gpu_step.NCALTECH101_TRAIN / table["batch"] * table["ms_per_step"] / 1e3
     assert (abs(table["ncaltech101_epoch_s"] - expected_epoch) <= 0.1 + 1e-3 * expected_epoch).all()
     assert set(table["time_steps"]) == {bench_gpu_step.TINY["data.time_bins"]}
+
+
+def test_loader_benchmark_times_cold_and_warm_assembly_against_the_target(tmp_path):
+    import bench_loader
+
+    rows = bench_loader.run(bench_loader.TINY, batches=3, out_dir=tmp_path)
+    table = pd.read_csv(tmp_path / "loader.csv")
+    assert len(rows) == 2 and table["phase"].iloc[1] == "warm" and (tmp_path / "loader.png").is_file()
+    target = bench_loader.TRAIN_RECORDINGS / bench_loader.TINY["batch"] / bench_loader.TARGET_EPOCH_S
+    assert table["target_steps_per_s"].round(2).eq(round(target, 2)).all()
+    assert (abs(table["ratio_to_target"] - table["batches_per_s"] / target) < 0.02).all()
+    assert table["gpu_steps_per_s"].isna().all()  # no GPU run wrote gpu_step.csv here
