@@ -23,6 +23,7 @@ Image files are decoded with Pillow: grey images as (H, W) uint8, everything els
 from __future__ import annotations
 
 import gzip
+import zlib
 import pickle
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def read_idx(path: Path) -> np.ndarray:
                 raw = stream.read()
         else:
             raw = path.read_bytes()
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # a damaged .gz: BadGzipFile (OSError) or zlib.error
         raise DatasetError(f"{path}: cannot read the idx file ({exc})") from exc
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != IDX_UBYTE:
         raise DatasetError(f"{path}: not an unsigned-byte idx file (magic {raw[:4].hex() or 'missing'})")
@@ -99,8 +100,8 @@ def _load_pickle(path: Path) -> dict:
     try:
         with open(path, "rb") as stream:
             content = _ArraysOnlyUnpickler(stream, encoding="bytes").load()
-    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError) as exc:
-        raise DatasetError(f"{path}: cannot read the CIFAR-10 python pickle ({exc})") from exc
+    except Exception as exc:  # a damaged pickle can fail in any way (EOF, attribute, key, value, memory errors)
+        raise DatasetError(f"{path}: cannot read the CIFAR-10 python pickle ({type(exc).__name__}: {exc})") from exc
     if not isinstance(content, dict):
         raise DatasetError(f"{path}: expected a pickled dict, found {type(content).__name__}")
     return content
@@ -140,5 +141,5 @@ def read_image_file(path: Path) -> np.ndarray:
             image.load()
             mode = "L" if image.mode in _GREY_MODES else "RGB"
             return np.asarray(image.convert(mode), dtype=np.uint8)
-    except (OSError, ValueError) as exc:  # Pillow's UnidentifiedImageError is an OSError
-        raise DatasetError(f"{path}: cannot decode the image ({exc})") from exc
+    except Exception as exc:  # Pillow's errors on a damaged file: OSError, ValueError, SyntaxError, struct.error, ...
+        raise DatasetError(f"{path}: cannot decode the image ({type(exc).__name__}: {exc})") from exc
