@@ -190,3 +190,19 @@ def test_compiled_trunk_keeps_its_state_dict_keys(data, tmp_path):
     compiled = Trainer(params_for("tmkt", **{"train.compile": True}), data, tmp_path / "b", seed=3).model
     assert list(compiled.state_dict()) == list(plain.state_dict())
     assert compiled.trunk._compiled_call_impl is not None and plain.trunk._compiled_call_impl is None
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:1"])
+def test_a_gpu_device_on_a_machine_without_one_is_named(device, monkeypatch):
+    from tmkt.training.device import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(RuntimeError, match=f"base.device = '{device}' but no CUDA device"):
+        resolve_device(device)
+    assert resolve_device("auto").type == "cpu"
+
+
+def test_device_names_are_validated():
+    assert config.load(None, {"base.device": "cuda:2"}).base.device == "cuda:2"
+    with pytest.raises(config.ParamsError, match="base.device = 'gpu'"):
+        config.load(None, {"base.device": "gpu"})

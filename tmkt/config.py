@@ -39,7 +39,8 @@ LifBackend = Literal["fused", "norse"]  #: the LIF loop: one autograd node, or n
 StepWeights = Literal["learnable", "fixed"]  #: CKA step weights w_t, tmkt.method.losses
 MrpLoss = Literal["mse", "l1"]  #: tmkt.method.losses.mrp_loss
 FrameNorm = Literal["raw", "clip", "scale"]  #: tmkt.data.frames.normalize
-Device = Literal["auto", "cpu", "cuda"]  #: tmkt.training.device.resolve_device
+#: auto | cpu | cuda | cuda:<index> (tmkt.training.device.resolve_device)
+Device = Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:[0-9]+)?)$")]
 Precision = Literal["fp32", "bf16"]  #: tmkt.training.device.autocast
 Dvs128Orientation = Literal["jaer", "transposed"]  #: DVS128 address decoding, tmkt.data.datasets.cifar10dvs
 OmniglotStrokes = Literal["bright", "dark"]  #: Omniglot's contrast as read, tmkt.data.datasets.nomniglot

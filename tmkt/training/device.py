@@ -1,6 +1,7 @@
 """Where a run computes, in which precision, and how batches get there.
 
-- ``base.device``: ``auto`` (CUDA if available), ``cpu`` or ``cuda``.
+- ``base.device``: ``auto`` (CUDA if available), ``cpu``, ``cuda`` (the current GPU) or ``cuda:<index>``
+  (one GPU of several: queued experiments each name their own, README "Parallel sweeps").
 - ``train.precision``: ``fp32``, or ``bf16``: forward passes and losses under ``torch.autocast`` with
   bfloat16 (convolutions and linear layers in bfloat16, reductions and BN statistics in float32 as
   autocast decides; weights, gradients and the optimizer stay float32). bfloat16 has float32's range, so
@@ -23,9 +24,12 @@ DTYPES: dict[Precision, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloa
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("base.device = 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
-    return torch.device(name)
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"base.device = {name!r} but no CUDA device is available; use 'auto' or 'cpu'")
+    device = torch.device(name)
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise RuntimeError(f"base.device = {name!r} but this machine has {torch.cuda.device_count()} GPUs")
+    return device
 
 
 def transfer(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
