@@ -127,8 +127,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--processed", default=str(layout.PROCESSED), help="the convert stage's output folder")
     parser.add_argument("--reports-root", default=".", help="the folder the cells' reports/... folders are in")
     args = parser.parse_args(argv)
+    try:
+        cell, params = grid.cell_params(args.params, args.axis, args.cell, config.as_overrides(args.overrides))
+    except (config.ParamsError, ValueError) as exc:  # a bad parameter or an unknown cell: say so, no traceback
+        raise SystemExit(f"tmkt.training.distributed: {exc}") from None
     world = init()
-    cell, params = grid.cell_params(args.params, args.axis, args.cell, config.as_overrides(args.overrides))
     data = ProcessedData.load(layout.resolve(args.processed))
     runs_dir = layout.resolve(args.reports_root) / cell.folder / layout.RUNS
     for seed in grid.seeds_of(params, cell.seed_count):
