@@ -11,7 +11,7 @@ it) and then from the page cache (``warm``).
 The verdict is the loader's batches per second against the step rate it must sustain: the GPU target of
 an N-Caltech101 epoch in 15 s (7,838 recordings / 120 = 66 steps: 4.4 steps/s) and, when a
 ``gpu_step.csv`` from ``bench_gpu_step.py`` exists, the measured fast-path step. A ratio above 1 means
-the loader keeps up with one process. Writes ``reports/benchmarks/loader.csv`` and ``.png``.
+the loader keeps up with one process. Writes ``reports/benchmarks/loader.csv``, ``.png`` and ``.md`` (the README's table).
 Run: ``python benchmarks/bench_loader.py [--tiny]``.
 """
 
@@ -128,7 +128,22 @@ def run(size: dict, batches: int, out_dir: Path) -> list[dict]:
                   f"({rate / target:.1f}x the {target:.1f} steps/s of a 15 s epoch)")
     tmkt_io.write_csv(out_dir / "loader.csv", rows)
     write_plot(rows, out_dir / "loader.png")
+    write_markdown(rows, out_dir / "loader.md")
     return rows
+
+
+def write_markdown(rows: list[dict], path: Path) -> None:
+    """The README's table: batches/s per phase against the step rates to sustain."""
+    lines = ["| page cache | ms per batch | batches/s | × the 15 s-epoch step rate | × the measured GPU step |",
+             "|---|---:|---:|---:|---:|"]
+    for r in rows:
+        gpu = "pending (no GPU run)" if np.isnan(r["gpu_steps_per_s"]) else f"{r['ratio_to_gpu_step']:.1f}"
+        lines.append(f"| {r['phase']} | {r['ms_per_batch']:.1f} | {r['batches_per_s']:.1f} | "
+                     f"{r['ratio_to_target']:.1f} | {gpu} |")
+    r = rows[0]
+    lines += ["", f"{r['recordings']:,} memory-mapped recordings of T = {r['time_steps']}, 2×{r['size']}×{r['size']}, "
+              f"B = {r['batch']}, one process (`reports/benchmarks/loader.csv`)."]
+    tmkt_io.write_text(path, "\n".join(lines) + "\n")
 
 
 def write_plot(rows: list[dict], path: Path) -> None:

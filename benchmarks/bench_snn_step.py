@@ -16,7 +16,9 @@ Equivalence check before timing: in training mode BN normalises with the statist
 ``T·B`` frames in ours, the ``B`` frames of one step in the reference — so the two compute different
 functions there. The check therefore runs both in eval mode, where BN uses the same running statistics
 (first set to one batch's statistics so that the net spikes), and requires the loss and the gradient of
-the first convolution to agree (allclose; for SpikingJelly, whose surrogate differs, the loss only). Timing
+the first convolution to agree (allclose; for SpikingJelly, whose surrogate differs, the loss only), in the
+contiguous layout: channels-last convolutions round differently, and a rounding difference at a threshold
+flips a spike. Timing
 then runs all in training mode, each with its own BN statistics (same cost, same shapes); the nets take
 turns step by step, so that a change in machine load hits all alike (the CSV records the 1-minute load
 average: on a shared machine, compare only rows taken at low load). The verdict per net and
@@ -25,7 +27,7 @@ configuration is the median of the paired ratios net / reference of step times t
 the reference is the inverse. Timing includes ``TwoStreamSNN``'s MAG/MRP heads and spike-rate
 bookkeeping, which the reference does not compute.
 
-Writes ``reports/benchmarks/snn_step.csv`` and ``.png`` (atomically). Run:
+Writes ``reports/benchmarks/snn_step.csv``, ``.png`` and ``.md`` (the README's table; atomically). Run:
 ``python benchmarks/bench_snn_step.py [--large] [--repeats 21] [--device cpu]``.
 """
 
@@ -239,15 +241,17 @@ def run_case(case: Case, device: torch.device, warmup: int, repeats: int) -> lis
     default = copy.deepcopy(plain)
     for lif in (m for m in default.modules() if isinstance(m, MultiStepLIF)):
         lif.backend = cfg.lif
-    if params.train.channels_last:
-        default = default.to(memory_format=torch.channels_last)
     nets = {DEFAULT: (default, ours_logits), "ours: norse LIF, contiguous": (plain, ours_logits)}
     try:
         nets["SpikingJelly 2.0 LIFNode (torch)"] = (SpikingJellyNet(plain), reference_logits)
     except ImportError:
         print("spikingjelly is not installed (pip install -r benchmarks/requirements.txt): not timed")
+    # The same function: checked in the contiguous layout. Channels-last convolutions round differently, and
+    # a rounding difference at a threshold flips a spike (a few % of the first-layer gradient in --large).
     loss_diff = {name: check_equivalence(net, forward, reference, x, labels, gradient=not name.startswith("Spiking"))
                  for name, (net, forward) in nets.items()}
+    if params.train.channels_last:
+        nets[DEFAULT] = (default.to(memory_format=torch.channels_last), ours_logits)
     nets[REFERENCE] = (reference, reference_logits)
     timed = time_training_steps(nets, x, labels, warmup, repeats)
     rows = []
@@ -303,23 +307,37 @@ def write_plot(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def write_markdown(rows: list[dict], path: Path) -> None:
+    """The README's table: per configuration and net, samples/s and the speed-up over the reference."""
+    lines = ["| configuration | implementation | samples/s | speed-up over the reference (95 % CI) |", "|---|---|---:|---|"]
+    for r in rows:
+        speedup = "1 (reference)" if r["implementation"] == REFERENCE else (
+            f"**{r['speedup']:.2f}×** ({r['speedup_ci_low']:.2f}–{r['speedup_ci_high']:.2f})")
+        lines.append(f"| {r['case']} | {r['implementation']} | {r['samples_per_s']:.0f} | {speedup} |")
+    load = ", ".join(f"{v:.2f}" for v in dict.fromkeys(r["load_avg_1min"] for r in rows))
+    lines += ["", f"{rows[0]['device']}, {rows[0]['threads']} torch threads, {rows[0]['repeats']} paired steps per "
+              f"net; 1-minute load average {load} (`reports/benchmarks/snn_step.csv`)."]
+    tmkt_io.write_text(path, "\n".join(lines) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--large", action="store_true", help=f"also time: {LARGE.name}")
     parser.add_argument("--repeats", type=int, default=21, help="timed steps per implementation")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=config.load().base.num_threads,
+                        help="torch CPU threads (default: base.num_threads, what each training process uses)")
     args = parser.parse_args()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     rows = []
     for case in (SMALL, LARGE) if args.large else (SMALL,):
         rows += run_case(case, device, args.warmup, args.repeats)
     tmkt_io.write_csv(OUT_DIR / "snn_step.csv", rows)
     write_plot(rows, OUT_DIR / "snn_step.png")
-    print(f"wrote {OUT_DIR / 'snn_step.csv'} and {OUT_DIR / 'snn_step.png'}")
+    write_markdown(rows, OUT_DIR / "snn_step.md")
+    print(f"wrote {OUT_DIR / 'snn_step.csv'}, .png and .md")
 
 
 if __name__ == "__main__":

@@ -149,7 +149,8 @@ def test_readme_paper_scale_commands_are_the_presets_with_the_paper_recipe():
      ("claims", "reports/figures/paper_claims.md"), ("tuning", "reports/studies/tuning.md"),
      ("energy", "reports/figures/energy.md"), ("terminal", "reports/repro/terminal.md"),
      ("compare", "reports/repro/compare.md"), ("nir", "reports/figures/nir.md"),
-     ("factors", "reports/studies/factors.md")],
+     ("factors", "reports/studies/factors.md"), ("snn-step", "reports/benchmarks/snn_step.md"),
+     ("loader", "reports/benchmarks/loader.md")],
 )
 def test_readme_tables_are_the_ones_the_code_wrote(marker, source):
     """Each results table and the ordering sentences of the README are files the pipeline (or a study) wrote, verbatim."""

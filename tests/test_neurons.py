@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from tmkt import config
+from tmkt.method import neurons
 from tmkt.method.neurons import MultiStepLIF
 
 SURROGATES = ["triangle", "super", "tanh", "circ", "heavi_erfc"]
@@ -18,9 +19,17 @@ def both(**changes) -> tuple[MultiStepLIF, MultiStepLIF]:
             MultiStepLIF(model.model_copy(update={"lif": "norse"}), record_membrane=True))
 
 
+@pytest.fixture(params=["compiled", "torch"])
+def loops(request, monkeypatch):
+    """Both implementations of the fused LIF: numba's CPU loops, and the torch operations CUDA runs."""
+    if request.param == "torch":
+        monkeypatch.setattr(neurons, "compiled_loops", lambda currents: False)
+    return request.param
+
+
 @pytest.mark.parametrize("reset_grad", ["detach", "pass"])
 @pytest.mark.parametrize("surrogate", SURROGATES)
-def test_fused_equals_norse_in_value_and_gradient(surrogate, reset_grad):
+def test_fused_equals_norse_in_value_and_gradient(surrogate, reset_grad, loops):
     """Same spikes and membranes, bit for bit; the same input gradient (allclose) for a loss that reads both,
     with currents that make neurons fire, stay silent and sit near threshold."""
     torch.manual_seed(0)
@@ -40,7 +49,7 @@ def test_fused_equals_norse_in_value_and_gradient(surrogate, reset_grad):
 
 
 @pytest.mark.parametrize("tau", [1.5, 2.0, 4.0])
-def test_fused_equals_norse_without_membrane_gradient(tau):
+def test_fused_equals_norse_without_membrane_gradient(tau, loops):
     """A loss on the spikes alone (every layer but the last): the membrane output gets no gradient."""
     torch.manual_seed(1)
     currents = torch.rand(10, 8, 16) * 1.5
@@ -66,3 +75,19 @@ def test_fused_lif_passes_torch_gradcheck_in_double():
         return FusedLIF.apply(x, 0.5, 0.5, 0.0, "triangle", 1.0, "detach")[1]
 
     assert torch.autograd.gradcheck(membranes, (currents,))
+
+
+def test_fused_lif_follows_a_channels_last_layout(loops):
+    """A time-folded channels-last layer hands the LIF a permuted (T, B, C, H, W) tensor: same values and grads."""
+    torch.manual_seed(3)
+    folded = torch.randn(4 * 2, 3, 5, 6).contiguous(memory_format=torch.channels_last)
+    currents = folded.view(4, 2, 3, 5, 6)
+    fused, norse = both()
+    results = []
+    for lif, x in ((fused, currents), (norse, currents.contiguous())):
+        x = x.detach().clone().requires_grad_() if lif is norse else x.detach().requires_grad_()
+        z = lif(x)
+        (z * torch.arange(6.0)).sum().backward()
+        results.append((z.detach().contiguous(), x.grad.contiguous()))
+    assert torch.equal(results[0][0], results[1][0])
+    torch.testing.assert_close(results[0][1], results[1][1], rtol=1e-5, atol=1e-6)

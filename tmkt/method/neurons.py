@@ -38,14 +38,16 @@ Two implementations of that loop (``model.lif``):
       dL/dI_t     = k dL/du_t
       g_v(t - 1)  = (1 - k) dL/du_t  (+ the outside gradient at v_{t-1})
 
-  ``tests/test_neurons.py`` holds it to norse in spikes, membranes and input gradients for every surrogate
-  and both reset options.
+  On the CPU both passes are compiled loops (:mod:`tmkt.method.lif_kernels`, one pass over memory per
+  step); on CUDA and in bfloat16 they are torch operations. ``tests/test_neurons.py`` holds both to norse
+  in spikes, membranes (bit for bit) and input gradients, for every surrogate and both reset options.
 """
 
 from __future__ import annotations
 
 from typing import get_args
 
+import numpy as np
 import torch
 from norse.torch.functional.lif_box import LIFBoxFeedForwardState, LIFBoxParameters
 from norse.torch.functional.reset import reset_value
@@ -53,6 +55,7 @@ from norse.torch.module.lif_box import LIFBoxCell
 from torch import Tensor, nn
 
 from tmkt.config import LifBackend, ModelConfig, ResetGrad, Surrogate
+from tmkt.method import lif_kernels
 
 #: norse's integration step; only the product ``dt * tau_mem_inv = 1 / tau`` matters.
 DT: float = 1e-3
@@ -110,16 +113,52 @@ def heaviside(x: Tensor) -> Tensor:
     return torch.sign(x).clamp_(min=0)
 
 
+def _time_major(tensor: Tensor) -> tuple[Tensor, list[int]]:
+    """``tensor`` (T, ...) and the dimension order in which its memory is contiguous with time first, so that
+    ``tensor.permute(order)`` is a contiguous view (a copy is made only for a tensor not laid out that way)."""
+    order = sorted(range(tensor.dim()), key=lambda d: (-tensor.stride(d), d))
+    if order[0] != 0 or not tensor.permute(order).is_contiguous():
+        tensor, order = tensor.contiguous(), list(range(tensor.dim()))
+    return tensor, order
+
+
+def _steps_by_neurons(tensor: Tensor, order: list[int]) -> np.ndarray:
+    """The (T, N) numpy view of ``tensor`` in the memory order ``order`` (a copy if it is laid out otherwise)."""
+    flat = tensor.detach().permute(order).contiguous()
+    return flat.view(flat.shape[0], -1).numpy()
+
+
+def compiled_loops(currents: Tensor) -> bool:
+    """Whether :class:`FusedLIF` runs the compiled CPU loops on ``currents`` (float32 on the CPU)."""
+    return currents.device.type == "cpu" and currents.dtype == torch.float32
+
+
 class FusedLIF(torch.autograd.Function):
     """All T steps of the hard-reset LIF as one autograd node (module doc); returns spikes and membranes.
 
-    Only the recursion runs step by step; spikes, membranes, surrogate derivatives and the input gradient
-    are formed for all T steps at once, outside the loop. Everything is float arithmetic: on CPU a
-    comparison into a bool mask and ``torch.where`` cost several times a float multiply."""
+    On the CPU in float32 both passes are the compiled loops of :mod:`tmkt.method.lif_kernels` (one pass over
+    memory per step). Elsewhere (CUDA, bfloat16) they are torch operations: only the recursion runs step by
+    step, and spikes, membranes, surrogate derivatives and the input gradient are formed for all T steps at
+    once; everything is float arithmetic (on CPU a bool mask and ``torch.where`` cost several multiplies)."""
 
     @staticmethod
     def forward(ctx, currents: Tensor, k: float, v_th: float, v_reset: float, method: str, alpha: float,
-                reset_grad: str) -> tuple[Tensor, Tensor]:
+                reset_grad: str, record: bool = True) -> tuple[Tensor, Tensor]:
+        ctx.k, ctx.v_th, ctx.v_reset, ctx.method, ctx.alpha, ctx.reset_grad = k, v_th, v_reset, method, alpha, reset_grad
+        ctx.set_materialize_grads(False)  # an unused membrane output gets None, not a tensor of zeros
+        ctx.compiled = compiled_loops(currents)
+        if ctx.compiled:
+            currents, order = _time_major(currents)
+            charged, spikes = torch.empty_like(currents), torch.empty_like(currents)
+            membranes = torch.empty_like(currents) if record else currents.new_empty((0,) * currents.dim())
+            outputs = [x.permute(order).view(x.shape[0], -1).numpy() for x in (charged, spikes)]
+            outputs.append(membranes.permute(order).view(membranes.shape[0], -1).numpy() if record
+                           else np.zeros((0, 0), dtype=np.float32))
+            lif_kernels.forward(_steps_by_neurons(currents, order), np.float32(k), np.float32(v_th),
+                                np.float32(v_reset), *outputs)
+            ctx.order = order
+            ctx.save_for_backward(charged, spikes)
+            return spikes, membranes
         charged = torch.empty_like(currents)
         v, drive = torch.zeros_like(currents[0]), torch.empty_like(currents[0])
         for t in range(currents.shape[0]):
@@ -131,14 +170,25 @@ class FusedLIF(torch.autograd.Function):
                 v = v + z * v_reset
         spikes = heaviside(charged - v_th)
         ctx.save_for_backward(charged, spikes)
-        ctx.set_materialize_grads(False)  # an unused membrane output gets None, not a tensor of zeros
-        ctx.k, ctx.v_th, ctx.v_reset, ctx.method, ctx.alpha, ctx.reset_grad = k, v_th, v_reset, method, alpha, reset_grad
         return spikes, (1 - spikes) * charged + spikes * v_reset
 
     @staticmethod
-    def backward(ctx, grad_spikes: Tensor, grad_membranes: Tensor | None):
+    def backward(ctx, grad_spikes: Tensor | None, grad_membranes: Tensor | None):
         charged, spikes = ctx.saved_tensors
         k, v_reset = ctx.k, ctx.v_reset
+        if ctx.compiled:
+            order = ctx.order
+            grad_currents = torch.empty_like(charged)
+            none = np.zeros((0, 0), dtype=np.float32)
+            lif_kernels.backward(
+                lif_kernels.SURROGATES[ctx.method],
+                _steps_by_neurons(grad_spikes, order) if grad_spikes is not None else
+                np.zeros(_steps_by_neurons(charged, order).shape, dtype=np.float32),
+                _steps_by_neurons(grad_membranes, order) if grad_membranes is not None else none,
+                _steps_by_neurons(charged, order), np.float32(k), np.float32(ctx.v_th),
+                np.float32(v_reset), np.float32(ctx.alpha),
+                ctx.reset_grad == "pass", grad_currents.permute(order).view(charged.shape[0], -1).numpy())
+            return grad_currents, None, None, None, None, None, None, None
         slope = surrogate_derivative(charged - ctx.v_th, ctx.method, ctx.alpha)
         through_v = 1 - spikes  # dv_t/du_t
         if ctx.reset_grad == "pass":
@@ -151,7 +201,7 @@ class FusedLIF(torch.autograd.Function):
                 g_v = g_v + grad_membranes[t]
             grad_u[t].addcmul_(g_v, through_v[t])
             g_v = grad_u[t] * (1 - k)
-        return grad_u.mul_(k), None, None, None, None, None, None
+        return grad_u.mul_(k), None, None, None, None, None, None, None
 
 
 class MultiStepLIF(nn.Module):
@@ -180,7 +230,7 @@ class MultiStepLIF(nn.Module):
             p = self.cell.p
             k = float(DT * p.tau_mem_inv)  # the float32 product norse's cell forms, exactly
             out, membrane = FusedLIF.apply(currents, k, float(p.v_th), float(p.v_reset), p.method, p.alpha,
-                                           self.reset_grad)
+                                           self.reset_grad, self.record_membrane)
             self.spike_rate = out.detach().mean()
             self.membrane = membrane if self.record_membrane else None
             return out
