@@ -32,4 +32,7 @@ def rank_main(rank: int, world: int, port: int, params: config.Params, data_dir:
     if rank == 0:
         torch.save(grads, os.path.join(out_dir, "grads.pt"))
     Trainer(params, ProcessedData.load(data_dir), epochs_dir, seed=11).fit(progress=False)
+    interrupted = os.path.join(out_dir, "interrupted")
+    assert Trainer(params, ProcessedData.load(data_dir), interrupted, seed=11).fit(progress=False, stop_after=1) == {}
+    Trainer(params, ProcessedData.load(data_dir), interrupted, seed=11).fit(progress=False)  # resumes epoch 2
     dist.destroy_process_group()

@@ -73,3 +73,7 @@ def test_two_gloo_processes_give_the_gradients_and_run_of_one(method, data_dir, 
     np.testing.assert_allclose(pd.read_csv(tmp_path / "two" / "history.csv")["loss"],
                                pd.read_csv(tmp_path / "one" / "history.csv")["loss"], rtol=1e-4)
     assert two["epochs"] == alone["epochs"] == 2
+    # interrupted after epoch 1 and resumed on 2 processes: the uninterrupted 2-process run, exactly
+    resumed = pd.read_csv(tmp_path / "interrupted" / "history.csv")
+    pd.testing.assert_frame_equal(resumed, pd.read_csv(tmp_path / "two" / "history.csv"))
+    assert json.loads((tmp_path / "interrupted" / "metrics.json").read_text())["resumed"] is True
