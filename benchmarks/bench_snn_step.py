@@ -86,23 +86,27 @@ SMALL = default_case()
 LARGE = Case("width 0.25, 4 blocks, T=10, 48×48, B=16", 0.25, 4, 10, 48, 16, 101)
 
 
+def event_path(model: TwoStreamSNN, convert: Callable[[nn.Module], nn.Module]) -> tuple[list[nn.Module], nn.Linear]:
+    """The trunk layers of a deep copy of ``model``, each passed through ``convert``, and the copy's event head."""
+    twin = copy.deepcopy(model)
+    return [convert(layer) for layer in twin.trunk.layers], twin.head_event
+
+
 class SpikingJellyNet(nn.Module):
     """A copy of a VGG-SNN ``TwoStreamSNN`` (event head) whose LIF layers are SpikingJelly multi-step LIFNodes."""
 
     def __init__(self, model: TwoStreamSNN) -> None:
         from spikingjelly.activation_based import neuron, surrogate
 
+        def convert(layer: nn.Module) -> nn.Module:
+            if not isinstance(layer, MultiStepLIF):
+                return layer  # time-folded conv+BN or pooling, as in ours
+            return neuron.LIFNode(tau=layer.tau, v_threshold=layer.v_th, v_reset=0.0, detach_reset=True,
+                                  surrogate_function=surrogate.PiecewiseQuadratic(), step_mode="m")
+
         super().__init__()
-        twin = copy.deepcopy(model)
-        stages = []
-        for layer in twin.trunk.layers:
-            if isinstance(layer, MultiStepLIF):
-                stages.append(neuron.LIFNode(tau=layer.tau, v_threshold=layer.v_th, v_reset=0.0, detach_reset=True,
-                                             surrogate_function=surrogate.PiecewiseQuadratic(), step_mode="m"))
-            else:
-                stages.append(layer)
+        stages, self.head = event_path(model, convert)
         self.stages = nn.Sequential(*stages)
-        self.head = twin.head_event
 
     def forward(self, x: Tensor) -> Tensor:
         from spikingjelly.activation_based import functional
@@ -115,18 +119,16 @@ class StepByStepReference(nn.Module):
     """A copy of a VGG-SNN ``TwoStreamSNN`` (event head) run one time step at a time through norse cells."""
 
     def __init__(self, model: TwoStreamSNN) -> None:
-        super().__init__()
-        twin = copy.deepcopy(model)
-        stages = []
-        for layer in twin.trunk.layers:
+        def convert(layer: nn.Module) -> nn.Module:
             if isinstance(layer, TimeFolded):
-                stages.append(layer.module)  # conv+BN or pooling, applied to (B, C, H, W)
-            elif isinstance(layer, MultiStepLIF):
-                stages.append(layer.cell)  # norse LIFBoxCell with the same parameters
-            else:
-                raise TypeError(f"unexpected VGG-SNN layer {type(layer).__name__}")
+                return layer.module  # conv+BN or pooling, applied to (B, C, H, W)
+            if isinstance(layer, MultiStepLIF):
+                return layer.cell  # norse LIFBoxCell with the same parameters
+            raise TypeError(f"unexpected VGG-SNN layer {type(layer).__name__}")
+
+        super().__init__()
+        stages, self.head = event_path(model, convert)
         self.stages = nn.ModuleList(stages)
-        self.head = twin.head_event
 
     def forward(self, x: Tensor) -> Tensor:
         states: list = [None] * len(self.stages)
