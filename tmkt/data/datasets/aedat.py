@@ -1,11 +1,11 @@
 """Decoding of the AEDAT containers (jAER's AEDAT 2.0, iniVation DV's AEDAT 4) into events.
 
 AEDAT 2.0 (jAER; the CIFAR10-DVS originals): header lines that begin with ``#`` (the first is
-``#!AER-DAT2.0``), then big-endian records of (uint32 address, uint32 timestamp in microseconds). The
-header is scanned here, line by line, so a header-only file (a recording with no events) is read as zero
-records; tonic's ``read_aedat_header_from_file`` returns a data start one byte short when the header runs
-to the end of the file, which made such a file look truncated. The records themselves are read with
-``tonic.io.get_aer_events_from_file``. What an address means depends on the camera (DVS128: see
+``#!AER-DAT2.0``), then big-endian records of (uint32 address, uint32 timestamp in microseconds). The file is
+read once; its header is scanned line by line, so a header-only file (a recording with no events) is read
+as zero records (tonic's ``read_aedat_header_from_file`` returns a data start one byte short when the
+header runs to the end of the file, which made such a file look truncated), and the records are a view of
+the bytes after it. What an address means depends on the camera (DVS128: see
 ``cifar10dvs.py``).
 
 AEDAT 4 (DV; N-Omniglot, tonic's conversions): decoded with the ``aedat`` package. The file describes its
@@ -22,18 +22,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from tonic.io import get_aer_events_from_file
 
 from tmkt.data.datasets.base import DatasetError, as_events, file_size
 
 AEDAT2_MAGIC = b"#!AER-DAT"
-AEDAT2_RECORD_BYTES = 8
+AEDAT2_RECORD = np.dtype([("address", ">u4"), ("timeStamp", ">u4")])  #: big-endian (address, timestamp in us)
+AEDAT2_RECORD_BYTES = AEDAT2_RECORD.itemsize
 
 
-def aedat2_header(path: Path) -> tuple[float, int]:
-    """(version, offset of the first record) of a jAER AEDAT file; the header is every leading '#' line."""
-    file_size(path)
-    raw = Path(path).read_bytes()
+def aedat2_header(raw: bytes, path: Path) -> tuple[float, int]:
+    """(version, offset of the first record) of a jAER AEDAT file's bytes; the header is every leading '#' line."""
     if not raw.startswith(AEDAT2_MAGIC):
         raise DatasetError(f"{path}: not an AEDAT file (it does not start with '#!AER-DAT'); expected jAER's AEDAT 2.0")
     first_line = raw.split(b"\n", 1)[0].strip()
@@ -51,16 +49,18 @@ def aedat2_header(path: Path) -> tuple[float, int]:
 def read_aedat2_records(path: Path) -> np.ndarray:
     """The (address, timeStamp) records of an AEDAT 2.x file; none for a header-only file."""
     path = Path(path)
-    version, data_start = aedat2_header(path)
+    file_size(path)
+    raw = path.read_bytes()
+    version, data_start = aedat2_header(raw, path)
     if not 2 <= version < 3:
         raise DatasetError(f"{path}: AEDAT version {version:g}, expected 2.x (jAER's address-event files)")
-    body_bytes = path.stat().st_size - data_start
+    body_bytes = len(raw) - data_start
     if body_bytes % AEDAT2_RECORD_BYTES:
         raise DatasetError(
             f"{path}: {body_bytes} data bytes is not a multiple of {AEDAT2_RECORD_BYTES} "
             "(address + timestamp records); the file is truncated"
         )
-    return get_aer_events_from_file(str(path), version, data_start)
+    return np.frombuffer(raw, dtype=AEDAT2_RECORD, offset=data_start)
 
 
 def read_aedat4(path: Path) -> tuple[np.ndarray, tuple[int, int]]:
