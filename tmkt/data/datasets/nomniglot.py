@@ -92,7 +92,8 @@ class NOmniglot(ScannedItems):
     def __init__(self, raw_dir: Path, options: ReaderOptions):
         self.raw_dir = Path(raw_dir)
         self.invert = options.omniglot_strokes == "bright"
-        self._decoded: dict[Path, np.ndarray] = {}  # the last file decoded: its 20 drawings are read in turn
+        #: the last file decoded, with its drawings' time segments: a file's 20 drawings are read in turn
+        self._decoded: dict[Path, tuple[np.ndarray, list[tuple[int, int]]]] = {}
         self._event_items, self._image_items = [], []
         for subset, (event_folder, image_folder) in SUBSETS.items():
             recordings = self._characters(self.raw_dir / EVENT_ROOT / event_folder)
@@ -147,7 +148,8 @@ class NOmniglot(ScannedItems):
             )
         return [self._item(character, k, by_drawer[k][0], "image") for k in range(1, DRAWERS + 1)]
 
-    def _file_events(self, path: Path) -> np.ndarray:
+    def _file(self, path: Path) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """(events, the drawings' (start, end) timestamps) of one character's recording."""
         if path not in self._decoded:
             events, size = read_aedat4(path)
             if size != DAVIS346:
@@ -155,13 +157,13 @@ class NOmniglot(ScannedItems):
                     f"{path}: the file's event stream is {size[0]}x{size[1]} pixels, but N-Omniglot was recorded "
                     f"with a {DAVIS346[0]}x{DAVIS346[1]} DAVIS346"
                 )
-            self._decoded = {path: check_events(events, path, (*DAVIS346, 2))}
+            self._decoded = {path: (check_events(events, path, (*DAVIS346, 2)), read_segments(path.with_suffix(".csv")))}
         return self._decoded[path]
 
     def read_events(self, item: Item) -> np.ndarray:
         """Drawing ``item.index`` of its file: the events from its start to its end timestamp, in the window."""
-        start, end = read_segments(item.path.with_suffix(".csv"))[item.index - 1]
-        events = self._file_events(item.path)
+        events, segments = self._file(item.path)
+        start, end = segments[item.index - 1]
         events = events[np.searchsorted(events["t"], start, "left"):np.searchsorted(events["t"], end, "right")]
         x0, y0, width, height = WINDOW
         inside = (events["x"] >= x0) & (events["x"] < x0 + width) & (events["y"] >= y0) & (events["y"] < y0 + height)
