@@ -23,7 +23,6 @@ nothing about a GPU). Run on a GPU: ``python benchmarks/bench_gpu_step.py --devi
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -39,9 +38,8 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from tmkt import config, layout, presets  # noqa: E402
 from tmkt import io as tmkt_io  # noqa: E402
-from tmkt.data.datasets.base import Item  # noqa: E402
+from bench_loader import write_processed  # noqa: E402
 from tmkt.data.processed import ProcessedData  # noqa: E402
-from tmkt.data.splits import build_manifest  # noqa: E402
 from tmkt.training.loop import EpochLog, Trainer  # noqa: E402
 
 OUT_DIR = layout.REPORTS / "benchmarks"
@@ -54,20 +52,6 @@ VARIANTS: dict[str, dict] = {
                             "train.compile": True},
 }
 TINY = {"model.width": 0.0625, "model.blocks": 2, "data.time_bins": 3, "train.batch_size": 4}
-
-
-def synthetic_data(folder: Path, classes: int, per_class: int, time_bins: int, size: int) -> ProcessedData:
-    """Processed arrays of the given shape with a manifest split by identity (random frames and images)."""
-    rng = np.random.default_rng(0)
-    items = [Item(id=f"{k}-{i}", class_name=f"c{k:03d}", pair_key=f"{k}-{i}") for k in range(classes)
-             for i in range(per_class)]
-    manifest = build_manifest(items, items, config.section("data"))
-    n = len(items)
-    np.save(folder / layout.EVENT_FRAMES, (rng.random((n, time_bins, 2, size, size)) < 0.1).astype(np.float16))
-    np.save(folder / layout.IMAGE_VALUES, rng.integers(0, 256, (n, size, size), dtype=np.uint8))
-    manifest.to_csv(folder / layout.MANIFEST, index=False)
-    (folder / layout.META).write_text(json.dumps(dict(dataset="synthetic", classes=sorted({i.class_name for i in items}))))
-    return ProcessedData.load(folder)
 
 
 def time_variant(name: str, overrides: dict, data: ProcessedData, device: str, warmup: int, repeats: int,
@@ -135,7 +119,8 @@ def run(device: str, tiny: bool, warmup: int, repeats: int, out_dir: Path, varia
     time_bins = base["data.time_bins"]
     size = 16 if tiny else base["data.height"]
     with tempfile.TemporaryDirectory() as tmp:
-        data = synthetic_data(Path(tmp), 4 if tiny else 101, 10, time_bins, size)
+        classes = 4 if tiny else 101
+        data = write_processed(Path(tmp), 10 * classes, classes, time_bins, size)
         base |= {"data.height": size, "data.width": size}
         rows = [time_variant(name, base | VARIANTS[name], data, device, warmup, repeats, Path(tmp)) for name in variants]
     reference = rows[0]["ms_per_step"]
