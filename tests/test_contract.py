@@ -28,7 +28,7 @@ def stages() -> dict[str, dict]:
 
 
 def family(stage: str) -> str:
-    """``ablate-aux@mag`` -> ``ablate``."""
+    """``ablate-variant@tmkt_shared`` -> ``ablate``."""
     return stage.split("@")[0].split("-")[0]
 
 
@@ -42,8 +42,8 @@ def parameters_cell(name: str) -> dict[str, object]:
 
 
 def declared_in_dvc(stage: str, params: list[str]) -> list[str]:
-    """A stage's DVC params in the terms of STAGE_SECTIONS: an aux cell's ``ablate.aux.<cell>`` is ``ablate.aux``."""
-    return [key.rsplit(".", 1)[0] if key.startswith("ablate.aux.") else key for key in params]
+    """A stage's DVC params in the terms of STAGE_SECTIONS: a variant cell's ``ablate.variant.<cell>`` is ``ablate.variant``."""
+    return [key.rsplit(".", 1)[0] if key.startswith("ablate.variant.") else key for key in params]
 
 
 def test_every_params_section_is_read_by_a_stage_and_declared_in_dvc(stages):
@@ -53,11 +53,11 @@ def test_every_params_section_is_read_by_a_stage_and_declared_in_dvc(stages):
     assert {family(name) for name in stages} == set(config.STAGE_SECTIONS)
     for name, stage in stages.items():
         declared = list(config.STAGE_SECTIONS[family(name)])
-        if family(name) == "ablate" and not name.startswith("ablate-aux@"):
-            declared.remove("ablate.aux")  # only an aux cell reads its loss switches
+        if family(name) == "ablate" and not name.startswith("ablate-variant@"):
+            declared.remove("ablate.variant")  # only a variant cell reads its overrides
         assert declared_in_dvc(name, stage["params"]) == declared, name
-        if name.startswith("ablate-aux@"):
-            assert f"ablate.aux.{name.split('@')[1]}" in stage["params"], name
+        if name.startswith("ablate-variant@"):
+            assert f"ablate.variant.{name.split('@')[1]}" in stage["params"], name
 
 
 def test_dvc_commands_pass_exactly_the_notebook_parameters(stages):

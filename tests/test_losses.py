@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -182,3 +184,21 @@ def test_total_loss_with_terms_switched_off() -> None:
     assert total_loss(tet_m, tet_e, mag=mag, mrp=mrp, lambda_mrp=0.1).item() == pytest.approx(3 + 2 + 0.5)
     with pytest.raises(ValueError, match="lambda_mag"):
         total_loss(tet_m, tet_e, lambda_mag=-1.0)
+
+
+def test_constant_predictor_baselines_are_the_best_constants():
+    from tmkt.method.losses import constant_accuracy, constant_bce, constant_regression_loss
+
+    modality = torch.tensor([[0.0, 1.0, 1.0, 1.0]] * 2)  # pi = 3/4
+    pi = 0.75
+    assert constant_bce(modality).item() == pytest.approx(-(pi * np.log(pi) + (1 - pi) * np.log(1 - pi)), rel=1e-6)
+    # no constant logit does better: the BCE of predicting q is minimised at q = pi
+    for q in (0.5, 0.7, 0.8, 0.9):
+        logit = torch.full_like(modality, float(np.log(q / (1 - q))))
+        assert mag_loss(logit, modality).item() >= constant_bce(modality).item() - 1e-6
+    assert constant_accuracy(modality).item() == pytest.approx(0.75)
+    assert constant_bce(torch.ones(3, 2)).item() == 0.0 and constant_bce(torch.zeros(3, 2)).item() == 0.0
+    ratio = torch.tensor([0.0, 0.25, 0.5, 1.0])
+    assert constant_regression_loss(ratio, "mse").item() == pytest.approx(float(ratio.var(unbiased=False)))
+    for c in (0.2, 0.4, 0.6):
+        assert mrp_loss(torch.full_like(ratio, c), ratio, "l1").item() >= constant_regression_loss(ratio, "l1").item() - 1e-7

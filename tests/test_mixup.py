@@ -10,6 +10,7 @@ import torch
 from tmkt import config
 from tmkt.method.mixup import (
     expected_event_ratio,
+    expected_shares,
     mix,
     ratio_schedule,
     ratio_variance,
@@ -226,3 +227,23 @@ def test_sample_mixup_switches_whole_samples() -> None:
     images, events = _streams(T, B)
     out = sample_mixup(images, events, 0.3, _generator(4))
     assert torch.equal(out.modality, out.modality[:1].expand(T, B))
+
+
+def test_expected_shares_match_the_draws_over_a_run():
+    T, points = 4, 201
+    for schedule in ("power", "linear", "constant"):
+        cfg = config.section("mixup", schedule=schedule)
+        shares = expected_shares("timestep", cfg, T, points)
+        gen = torch.Generator().manual_seed(0)
+        t0 = torch.cat([mix("timestep", torch.zeros(T, 400), torch.ones(T, 400), ratio_schedule(cfg, i / (points - 1)),
+                            gen).switch_step for i in range(points)])
+        drawn = dict(image=(t0 == T).float().mean().item(), event=(t0 == 0).float().mean().item())
+        assert shares["image"] == pytest.approx(drawn["image"], abs=0.01), schedule
+        assert shares["event"] == pytest.approx(drawn["event"], abs=0.01), schedule
+        assert sum(shares.values()) == pytest.approx(1.0)
+    # the figures that choose T (params.yaml): at T = 4 power k = 3 mixes 18 %, at T = 8 linear 43 %, constant 59 %
+    assert expected_shares("timestep", config.section("mixup", schedule="power", power_k=3.0), 4)["mixed"] == pytest.approx(0.183, abs=0.002)
+    assert expected_shares("timestep", config.section("mixup", schedule="linear"), 8)["mixed"] == pytest.approx(0.434, abs=0.002)
+    assert expected_shares("timestep", config.section("mixup", schedule="constant"), 8)["mixed"] == pytest.approx(0.588, abs=0.002)
+    assert expected_shares("sample", config.section("mixup", schedule="constant"), 8) == pytest.approx(
+        dict(image=0.5, mixed=0.0, event=0.5))

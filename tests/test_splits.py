@@ -9,7 +9,7 @@ import pytest
 from tmkt import config
 from tmkt.data.splits import build_manifest
 from tmkt.data.datasets.base import Item
-from tmkt.data.splits import LeakageError, assign_splits, check_no_leakage, scarce_event_train
+from tmkt.data.splits import LeakageError, assign_splits, check_no_leakage, scarce_event_train, subset_id
 
 SPLIT_60_20_20 = config.section("data", split={"train": 0.6, "val": 0.2, "test": 0.2})  # the sizes below assume it
 
@@ -75,7 +75,7 @@ def test_scarce_subsets_are_nested_and_sized():
     manifest = build_manifest(events, images, SPLIT_60_20_20)
     sizes, previous = [], set()
     for fraction in (0.01, 0.03, 0.1, 0.3, 1.0):
-        kept = scarce_event_train(manifest, config.section("scarcity", event_fraction=fraction, event_per_class=None))
+        kept = scarce_event_train(manifest, config.section("scarcity", event_fraction=fraction, event_per_class=None), 42)
         ids = set(kept["id"])
         assert previous <= ids
         previous = ids
@@ -83,9 +83,24 @@ def test_scarce_subsets_are_nested_and_sized():
         assert (per_class == max(1, round(fraction * 60))).all()
         sizes.append(len(kept))
     assert sizes == sorted(sizes) and sizes[-1] == 180
-    kept = scarce_event_train(manifest, config.section("scarcity", event_fraction=None, event_per_class=7))
+    kept = scarce_event_train(manifest, config.section("scarcity", event_fraction=None, event_per_class=7), 42)
     assert (kept.groupby("class_name").size() == 7).all()
     assert set(kept["split"]) == {"train"}
+
+
+def test_each_seed_draws_its_own_scarce_subset_and_the_same_seed_the_same():
+    events, images = paired_items(n_per_class=100)
+    manifest = build_manifest(events, images, SPLIT_60_20_20)
+    scarcity = config.section("scarcity", event_fraction=0.1, event_per_class=None)
+    subsets = {seed: scarce_event_train(manifest, scarcity, seed) for seed in (1, 2, 3)}
+    assert subset_id(subsets[1]) == subset_id(scarce_event_train(manifest, scarcity, 1))
+    assert list(subsets[1].index) == sorted(subsets[1].index)  # manifest order
+    assert len({subset_id(kept) for kept in subsets.values()}) == 3
+    assert all(set(kept["id"]) != set(subsets[1]["id"]) for kept in (subsets[2], subsets[3]))
+    # every training recording is drawn by some seed: the subsets are not a fixed few
+    drawn = set().union(*(set(scarce_event_train(manifest, scarcity, s)["id"]) for s in range(40)))
+    train = manifest[(manifest["modality"] == "event") & (manifest["split"] == "train")]
+    assert len(drawn) > 0.9 * len(train)
 
 
 def test_assign_splits_handles_unpaired_identities():

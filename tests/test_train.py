@@ -52,7 +52,7 @@ def params_for(method: str, **extra):
     return config.parse(config.apply_overrides(config.load().model_dump(), overrides | extra))
 
 
-@pytest.mark.parametrize("method", ["event_only", "finetune", "he2024", "tmkt"])
+@pytest.mark.parametrize("method", ["event_only", "finetune", "joint", "he2024", "tmkt"])
 def test_every_method_trains_and_writes_its_outputs(method, data, tmp_path):
     metrics = Trainer(params_for(method), data, tmp_path, seed=1).fit(progress=False)
     history = pd.read_csv(tmp_path / "history.csv")
@@ -61,9 +61,19 @@ def test_every_method_trains_and_writes_its_outputs(method, data, tmp_path):
     assert 1 <= metrics["best_epoch"] <= 3
     assert metrics["val_acc"] == history.loc[metrics["best_epoch"] - 1, "val_acc"] == history["val_acc"].max()
     assert (tmp_path / "confusion.json").is_file() and (tmp_path / "checkpoint.pt").is_file()
-    mixes = method in ("he2024", "tmkt")
-    assert ("switch_t1" in history) == mixes and ("cka_t1" in history) == mixes
-    assert ("mag_acc" in history and history["mag_acc"].notna().all()) == (method == "tmkt")
+    two_streams = method in ("joint", "he2024", "tmkt")
+    assert ("switch_t1" in history) == two_streams and ("cka_t1" in history) == two_streams
+    assert (history["mag_acc"].notna().all()) == (method == "tmkt")
+    # every loss term on its own, where the method has it; MAG and MRP beside their constant predictors
+    has = {term: history[term].notna().all() for term in ("tet_mixed", "tet_event", "da_loss", "mag_loss",
+                                                          "mag_base_loss", "mrp_loss", "mrp_base_loss")}
+    assert has == {"tet_mixed": two_streams, "tet_event": two_streams, "da_loss": method in ("he2024", "tmkt"),
+                   "mag_loss": method == "tmkt", "mag_base_loss": method == "tmkt", "mrp_loss": method == "tmkt",
+                   "mrp_base_loss": method == "tmkt"}
+    assert history["r_m"].notna().all() == (method in ("he2024", "tmkt"))
+    if method == "joint":  # the images unmixed: every sequence is pure image (no switch before T + 1)
+        switch = [c for c in history if c.startswith("switch_t")]
+        assert (history[switch[:-1]] == 0).all().all() and (history[switch[-1]] > 0).all()
     if method == "finetune":
         assert list(history["phase"]) == ["image", "image", "event"]
     if method == "he2024":  # sample-level replacement: a sample is all events (t* = 1) or all image (none)
@@ -96,6 +106,19 @@ def test_killed_run_resumes_to_the_uninterrupted_result(data, tmp_path):
     pd.testing.assert_frame_equal(
         pd.read_csv(tmp_path / "whole" / "history.csv"), pd.read_csv(tmp_path / "killed" / "history.csv")
     )
+
+
+def test_a_knob_a_method_does_not_read_keeps_its_runs(data, tmp_path):
+    """The fingerprint is the method's effective configuration: TMKT's MAG weight or the mixup schedule leave an
+    event-only run (and its checkpoint) alone, and retrain a TMKT run."""
+    fingerprint = lambda method, **extra: Trainer(params_for(method, **extra), data, tmp_path / method, seed=1).fingerprint
+    for knob in ({"loss.lambda_mag": 0.1}, {"mixup.schedule": "linear"}, {"train.finetune_image_fraction": 0.3}):
+        assert fingerprint("event_only", **knob) == fingerprint("event_only"), knob
+    assert fingerprint("tmkt", **{"loss.lambda_mag": 0.1}) != fingerprint("tmkt")
+    assert fingerprint("he2024", **{"loss.lambda_mag": 0.1}) == fingerprint("he2024")  # He et al. have no MAG
+    assert fingerprint("joint", **{"mixup.schedule": "linear"}) == fingerprint("joint")  # joint does not mix
+    assert fingerprint("he2024", **{"mixup.schedule": "linear"}) != fingerprint("he2024")
+    assert fingerprint("event_only", **{"train.crop_padding": 0}) != fingerprint("event_only")
 
 
 def test_checkpoint_of_another_configuration_is_not_resumed(data, tmp_path):

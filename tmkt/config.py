@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tmkt import layout
 
 # ------------------------------------------------------------------------------------- option sets
-Method = Literal["event_only", "finetune", "he2024", "tmkt"]  #: tmkt.training.methods
+Method = Literal["event_only", "finetune", "joint", "he2024", "tmkt"]  #: tmkt.training.methods
 Schedule = Literal["power", "linear", "cosine", "constant"]  #: r_m over training, tmkt.method.mixup
 Heads = Literal["separate", "shared"]  #: classifier heads of the two-stream model, tmkt.method.models
 Arch = Literal["vgg_snn", "resnet18_snn", "scnn"]  #: trunks, tmkt.method.models
@@ -182,6 +182,7 @@ class TrainConfig(Section):
     finetune_image_fraction: Unit
     stream_batching: StreamBatching
     tet_lambda: float = Field(ge=0, le=1)
+    crop_padding: int = Field(ge=0, le=64)
     eval_batch_size: int = Field(ge=1)
     channels_last: bool
     precision: Precision
@@ -212,35 +213,45 @@ def _distinct(values: list) -> list:
     return values
 
 
-class AuxTerms(Section):
-    """Which of TMKT's auxiliary terms an ``aux`` cell keeps (``loss.*`` switches)."""
+class ScheduleAxis(Section):
+    """The mixing methods crossed with schedules of ``r_m`` (``tmkt.grid``)."""
 
-    domain_alignment: bool
-    mag: bool
-    mrp: bool
+    methods: list[Method]
+    schedules: list[Schedule]
+
+    _distinct_methods = field_validator("methods")(_distinct)
+    _distinct_schedules = field_validator("schedules")(_distinct)
 
 
 class EventRatioAxis(Section):
-    methods: list[Method] = Field(min_length=1)
-    fractions: list[Annotated[float, Field(gt=0, le=1)]] = Field(min_length=1)
+    methods: list[Method]
+    fractions: list[Annotated[float, Field(gt=0, le=1)]]
 
     _distinct_methods = field_validator("methods")(_distinct)
     _distinct_fractions = field_validator("fractions")(_distinct)
 
 
+CellName = Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+
+
 class AblateConfig(Section):
-    """The ablation grid, one axis at a time around the train stage's configuration (``tmkt.grid``)."""
+    """The comparison grid around the train stage's configuration (``tmkt.grid``)."""
 
     seeds_per_cell: int = Field(ge=2)
     method: list[Method]
-    heads: list[Heads]
-    schedule: list[Schedule]
-    aux: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")], AuxTerms]
+    control: list[Method]
+    schedule: ScheduleAxis
+    variant: dict[CellName, dict[str, dict[str, Any]]]
     event_ratio: EventRatioAxis
 
-    _distinct_methods = field_validator("method")(_distinct)
-    _distinct_heads = field_validator("heads")(_distinct)
-    _distinct_schedules = field_validator("schedule")(_distinct)
+    _distinct_methods = field_validator("method", "control")(_distinct)
+
+    @model_validator(mode="after")
+    def _one_cell_per_method(self) -> "AblateConfig":
+        both = set(self.method) & set(self.control)
+        if both:
+            raise ValueError(f"{sorted(both)} are in both ablate.method and ablate.control: list each method once")
+        return self
 
 
 class EnergyConfig(Section):
@@ -279,12 +290,12 @@ class Params(Section):
 
 
 #: What each DVC stage reads: whole sections, or ``section.key`` for one key of a section. ``dvc.yaml`` lists
-#: exactly these under the stage's ``params:`` (an aux cell its own ``ablate.aux.<cell>``), and
+#: exactly these under the stage's ``params:`` (a variant cell its own ``ablate.variant.<cell>``), and
 #: ``load(stage=...)`` refuses any other read.
 STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "convert": ("data", "simulator", "base.parallel_runs"),
     "train": ("base", "scarcity", "model", "train", "mixup", "loss"),
-    "ablate": ("base", "scarcity", "model", "train", "mixup", "loss", "ablate.seeds_per_cell", "ablate.aux"),
+    "ablate": ("base", "scarcity", "model", "train", "mixup", "loss", "ablate.seeds_per_cell", "ablate.variant"),
     "figures": ("base", "scarcity", "model", "train", "mixup", "loss", "ablate", "energy", "figures"),
 }
 
@@ -428,9 +439,25 @@ def parse(raw: dict[str, Any]) -> Params:
         raise ParamsError(f"params must be a mapping of sections, got {type(raw).__name__}")
     try:
         params = Params.model_validate(raw)
-        return Params.model_validate(_for_method(raw, params))
+        resolved = Params.model_validate(_for_method(raw, params))
     except ValidationError as err:
         raise ParamsError(_format_error(err)) from None
+    _check_variants(resolved)
+    return resolved
+
+
+def _check_variants(params: Params) -> None:
+    """Every override of an ``ablate.variant`` cell names a key of a section (its value is validated when the
+    cell's parameters are loaded, ``tmkt.grid.cell_params``)."""
+    for name, nested in params.ablate.variant.items():
+        for section, keys in nested.items():
+            model = Params.model_fields.get(section)
+            fields = getattr(model.annotation, "model_fields", {}) if model else {}
+            unknown = [k for k in (keys or {}) if k not in fields]
+            if not fields or unknown:
+                what = f"section {section!r}" if not fields else f"{section}.{unknown[0]}"
+                raise ParamsError(f"ablate.variant.{name}: {what} is not a parameter (write overrides as "
+                                  f"{{section: {{key: value}}}}, e.g. {{model: {{heads: shared}}}})")
 
 
 def load(

@@ -1,24 +1,28 @@
-"""The ablation grid: one factor at a time around the train stage's configuration.
+"""The comparison grid: the cells around the train stage's configuration, and what each is compared with.
 
-A full cross product of the axes (4 methods × 4 schedules × 5 loss variants × 5 data ratios × seeds)
-would take days on a laptop, and most of its cells answer no question. The grid instead varies one
-axis at a time and keeps every other knob at the ``train`` stage's value, so the train stage's run is
-the *reference cell* shared by every axis:
+The train stage's run is the *reference cell* (TMKT). The other cells change it along one axis of
+``params.yaml``'s ``ablate:`` section:
 
-- ``method``: ``train.method`` in ``ablate.method`` (the reference is TMKT);
-- ``heads``: ``model.heads`` in ``ablate.heads`` (TMKT; the reference keeps ``model.heads``);
-- ``schedule``: ``mixup.schedule`` in ``ablate.schedule`` (TMKT; the reference is ``power``, k = 3);
-- ``aux``: TMKT's ``loss.domain_alignment`` / ``loss.mag`` / ``loss.mrp`` per named cell;
-- ``event_ratio``: ``scarcity.event_fraction`` × ``train.method``, the one axis crossed with another,
-  because the data-ratio curve is a curve per method (He et al. 2024, Fig. 4).
+- ``method``: ``train.method`` in ``ablate.method``: the headline methods beside TMKT (event-only training,
+  joint training on images and recordings, He et al.'s sample-level replacement);
+- ``control``: ``train.method`` in ``ablate.control``: further methods (joint training, fine-tuning) with
+  ``ablate.seeds_per_cell`` seeds;
+- ``schedule``: ``train.method`` × ``mixup.schedule`` over ``ablate.schedule.methods`` ×
+  ``ablate.schedule.schedules``: the two mixing methods at matched schedules of ``r_m`` (the reference
+  schedule is the headline's), the decisive comparison of time-step mixup with sample-level replacement;
+- ``variant``: named cells, each a nested mapping of overrides (``{model: {heads: shared}}``): a
+  reconstruction or a control beside the headline cell of its method;
+- ``event_ratio``: ``scarcity.event_fraction`` × ``train.method``, the data-ratio curve per method.
 
 Seeds: the headline cells (the reference and the ``method`` axis) train every seed of ``base.seeds``; every
-other cell the first ``ablate.seeds_per_cell`` of them, so each of its seeds has a twin in the reference for
-paired comparisons (``tmkt.stats``).
+other cell the first ``ablate.seeds_per_cell`` of them, so each of its seeds has a twin in the headline for
+paired comparisons (``tmkt.stats``). A seed fixes the initial weights, the batches, the mixing draws *and*
+the scarce subset of recordings a run trains on (``tmkt.data.splits.scarce_event_train``), so pairing by seed
+removes the subset's effect from a comparison, and the interval over seeds includes it.
 
-``dvc.yaml`` expands the same lists of ``params.yaml`` with ``matrix`` (stage ``ablate-<axis>@<cell>``)
-and passes only the cell's axis and name to the training notebook, which takes the cell's overrides and
-seeds from :func:`cell` here; the figures notebook walks the same :func:`cells`.
+What each cell is compared with is :func:`comparisons`; ``dvc.yaml`` expands the same lists of
+``params.yaml`` with ``matrix`` (stage ``ablate-<axis>@<cell>``) and passes only the cell's axis and name to
+the training notebook, which takes the cell's overrides and seeds from :func:`cell_params` here.
 """
 
 from __future__ import annotations
@@ -29,23 +33,27 @@ from typing import Any
 from tmkt import config, layout
 from tmkt.config import Params
 
-AXES = ("method", "heads", "schedule", "aux", "event_ratio")
-#: Axes whose cells train every seed of ``base.seeds`` (the others: ``ablate.seeds_per_cell``).
-HEADLINE_AXES = ("method",)
+AXES = ("method", "control", "schedule", "variant", "event_ratio")
+#: Axes whose cells differ from the reference by ``train.method`` alone.
+METHOD_AXES = ("reference", "method", "control")
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One configuration of the grid: the train stage's parameters with ``overrides`` set.
+    """One configuration of the grid: the train stage's parameters with ``overrides`` (dotted keys) set.
 
-    The reference cell (the train stage) has axis and name "reference" and no overrides.
+    The reference cell (the train stage) has axis and name "reference" and no overrides. ``method``,
+    ``schedule`` and ``event_fraction`` are the cell's values of ``train.method``, ``mixup.schedule`` and
+    ``scarcity.event_fraction``.
     """
 
     axis: str
     name: str
     overrides: dict[str, Any]
     seed_count: int | None  #: how many of ``base.seeds`` it trains (None: all)
-    event_fraction: float | None  #: its ``scarcity.event_fraction``
+    event_fraction: float | None
+    method: str
+    schedule: str
 
     @property
     def stage(self) -> str:
@@ -62,25 +70,60 @@ class Cell:
         """Its executed training notebook, relative to the repository root."""
         return f"{layout.EXECUTED}/02_train.ipynb" if self.axis == "reference" else f"{self.folder}/02_train.ipynb"
 
+    @property
+    def headline(self) -> bool:
+        """Whether it is a headline cell (the reference or the ``method`` axis: every seed)."""
+        return self.axis in ("reference", "method")
+
+    @property
+    def label(self) -> str:
+        """How tables, figures and sentences name it: its method, with its schedule, variant name or event
+        fraction where it has one."""
+        if self.axis == "variant":
+            return self.name
+        if self.axis == "schedule":
+            return f"{self.method} ({self.schedule})"
+        if self.axis == "event_ratio":
+            return f"{self.method} at {100 * self.event_fraction:g} %"
+        return self.method
+
+
+def flatten(nested: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{model: {heads: shared}}`` -> ``{"model.heads": "shared"}`` (a variant's overrides as dotted keys)."""
+    out = {}
+    for key, value in nested.items():
+        if isinstance(value, dict) and value:
+            out |= flatten(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _cell(params: Params, axis: str, name: str, overrides: dict[str, Any], seed_count: int | None) -> Cell:
+    fraction = overrides.get("scarcity.event_fraction", params.scarcity.event_fraction)
+    return Cell(axis, name, overrides, seed_count, fraction, overrides.get("train.method", params.train.method),
+                overrides.get("mixup.schedule", params.mixup.schedule))
+
 
 def reference(params: Params) -> Cell:
     """The train stage's cell."""
-    return Cell("reference", "reference", {}, None, params.scarcity.event_fraction)
+    return _cell(params, "reference", "reference", {}, None)
 
 
 def cells(params: Params) -> list[Cell]:
     """Every cell of ``params.ablate``, axis by axis, in the order of ``params.yaml``."""
-    grid, n, fraction = params.ablate, params.ablate.seeds_per_cell, params.scarcity.event_fraction
-    out = [Cell("method", m, {"train.method": m}, None, fraction) for m in grid.method]
-    out += [Cell("heads", h, {"model.heads": h}, n, fraction) for h in grid.heads]
-    out += [Cell("schedule", s, {"mixup.schedule": s}, n, fraction) for s in grid.schedule]
+    grid, n = params.ablate, params.ablate.seeds_per_cell
+    out = [_cell(params, "method", m, {"train.method": m}, None) for m in grid.method]
+    out += [_cell(params, "control", m, {"train.method": m}, n) for m in grid.control]
     out += [
-        Cell("aux", name, {f"loss.{term}": on for term, on in terms.model_dump().items()}, n, fraction)
-        for name, terms in grid.aux.items()
+        _cell(params, "schedule", f"{m}-{s}", {"train.method": m, "mixup.schedule": s}, n)
+        for m in grid.schedule.methods
+        for s in grid.schedule.schedules
     ]
+    out += [_cell(params, "variant", name, flatten(nested), n) for name, nested in grid.variant.items()]
     out += [
-        Cell("event_ratio", f"{m}-{f}",
-             {"train.method": m, "scarcity.event_fraction": f, "scarcity.event_per_class": None}, n, f)
+        _cell(params, "event_ratio", f"{m}-{f}",
+              {"train.method": m, "scarcity.event_fraction": f, "scarcity.event_per_class": None}, n)
         for m in grid.event_ratio.methods
         for f in grid.event_ratio.fractions
     ]
@@ -119,15 +162,43 @@ def seeds_of(params: Params, seed_count: int | None) -> list[int]:
     return list(params.base.seeds[: seed_count or None])
 
 
-def reference_values(params: Params) -> dict[str, str]:
-    """The reference cell's value on every axis (how it appears among each axis's cells)."""
-    loss = params.loss
-    terms = [name for name, on in (("DA", loss.domain_alignment), ("MAG", loss.mag), ("MRP", loss.mrp)) if on]
-    fraction = params.scarcity.event_fraction
-    return dict(
-        method=params.train.method,
-        heads=params.model.heads,
-        schedule=params.mixup.schedule,
-        aux="+".join(terms) or "none",
-        event_ratio=f"{params.train.method}-{fraction}",
-    )
+@dataclass(frozen=True)
+class Comparison:
+    """``a - b``, seed by seed: what the difference of two cells of the grid answers."""
+
+    a: Cell
+    b: Cell
+    question: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.a.label} − {self.b.label}"
+
+
+def comparisons(params: Params) -> list[Comparison]:
+    """The family of paired comparisons the compendium reports (Holm-corrected together, ``tmkt.stats``):
+
+    1. every method (headline or control) against event-only training (what the images buy);
+    2. He et al. and TMKT against joint training (what mixing and alignment add to simply training on both);
+    3. TMKT against He et al. at every schedule both ran, and at every event fraction both ran (time-step
+       mixup against sample-level replacement, matched);
+    4. every variant against the cell of its method (a control or a reconstruction);
+    5. every method of the event-ratio axis against event-only training at the same fraction.
+    """
+    every = with_reference(params)
+    by_method = {c.method: c for c in every if c.axis in METHOD_AXES}
+    out = []
+    if "event_only" in by_method:
+        out += [Comparison(c, by_method["event_only"], "images") for c in by_method.values() if c.method != "event_only"]
+    if "joint" in by_method:
+        out += [Comparison(by_method[m], by_method["joint"], "mixing") for m in ("he2024", "tmkt") if m in by_method]
+    mixing = {(c.method, c.schedule, c.event_fraction): c for c in every if c.axis not in ("variant",)}
+    for (method, schedule, fraction), c in mixing.items():
+        partner = mixing.get(("he2024", schedule, fraction))
+        if method == "tmkt" and partner is not None:
+            out.append(Comparison(c, partner, "timestep-vs-sample"))
+    out += [Comparison(c, by_method[c.method], "variant") for c in every if c.axis == "variant" and c.method in by_method]
+    ratio = {(c.method, c.event_fraction): c for c in every if c.axis == "event_ratio"}
+    out += [Comparison(c, ratio[("event_only", f)], "images") for (m, f), c in ratio.items()
+            if m != "event_only" and ("event_only", f) in ratio]
+    return out

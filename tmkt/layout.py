@@ -80,6 +80,13 @@ def seed_folders(runs_dir: str | Path) -> list[Path]:
 #: Per-time-step columns of ``history.csv``: ``<prefix><t>`` for t = 1..T (switch: t = 1..T+1, the last bin
 #: counting sequences that never switch), and ``rate_<layer>`` per spiking layer.
 CKA, SWITCH, DA_WEIGHT, RATE = "cka_t", "switch_t", "da_w_t", "rate_"
+#: Epoch means of ``history.csv`` (NaN where a method has no such term): the total loss and each of its terms
+#: (TET of the second and of the event stream, CKA alignment, MAG, MRP), MAG's and MRP's constant-predictor
+#: baselines, the training accuracies, the event ratio ``r_m`` and the auxiliary heads' errors.
+EPOCH_MEANS: tuple[str, ...] = (
+    "loss", "tet_mixed", "tet_event", "da_loss", "mag_loss", "mag_base_loss", "mrp_loss", "mrp_base_loss",
+    "train_acc", "mixed_acc", "r_m", "mag_acc", "mag_base_acc", "mrp_abs_err",
+)
 
 
 def per_step(prefix: str, values) -> dict[str, Any]:

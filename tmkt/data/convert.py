@@ -8,7 +8,7 @@ Outputs (written into a temporary folder that replaces ``data/processed`` only o
   canvas where the recording framed it that way (MNIST family), resized to H×W. It is repeated to
   2 channels × T steps at load time (``tmkt.data.processed``);
 - ``manifest.csv``  one row per item: modality, row (index into its array), id, class_name, label,
-  pair_key, official_split, split, event_rank, n_events, duration_ms (events only);
+  pair_key, official_split, split, n_events, duration_ms (events only);
 - ``meta.json``  dataset, classes, shapes, the data parameters.
 
 Every file is a function of the source and the parameters alone (no timings, no paths), so the folder's

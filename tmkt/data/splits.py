@@ -6,13 +6,18 @@
 key are their own identity. Where the dataset has an official test split (N-MNIST), it is kept as the
 test split and validation is carved out of the official training part.
 
-**Scarcity.** Every training recording gets a random ``event_rank`` within its class. A run that keeps
-``k`` recordings per class keeps those with ``event_rank < k``, so smaller subsets are nested in larger
-ones (1 % ⊂ 3 % ⊂ 10 %): a data-ratio curve compares runs that differ only by the added recordings.
-With a fraction ``f``, ``k = max(1, round(f · n_c))`` for a class with ``n_c`` training recordings.
+**Scarcity.** Which scarce recordings a run trains on is drawn by its seed: within each class the training
+recordings are put in a random order seeded by ``(seed, class)``, and a run that keeps ``k`` recordings per
+class keeps the first ``k``. Runs with the same seed therefore train on the same recordings (a paired
+comparison removes the subset's effect), runs with different seeds on different ones (the spread over seeds
+includes it), and for one seed smaller subsets are nested in larger ones (1 % ⊂ 3 % ⊂ 10 %): a data-ratio
+curve compares runs that differ only by the added recordings. With a fraction ``f``,
+``k = max(1, round(f · n_c))`` for a class with ``n_c`` training recordings.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 import pandas as pd
@@ -60,16 +65,6 @@ def assign_splits(
     return out
 
 
-def event_ranks(manifest: pd.DataFrame, seed: int) -> pd.Series:
-    """A random rank within each class for training recordings (-1 elsewhere); see module docstring."""
-    rng = np.random.default_rng(seed + 1)
-    ranks = pd.Series(-1, index=manifest.index, dtype=np.int64)
-    train_events = manifest[(manifest["modality"] == "event") & (manifest["split"] == "train")]
-    for _, group in train_events.groupby("label", sort=True):
-        ranks.loc[group.index] = rng.permutation(len(group))
-    return ranks
-
-
 def kept_per_class(n_train: int, scarcity: ScarcityConfig) -> int:
     """How many of a class's ``n_train`` training recordings a run keeps."""
     if scarcity.event_per_class is not None:
@@ -77,12 +72,23 @@ def kept_per_class(n_train: int, scarcity: ScarcityConfig) -> int:
     return min(n_train, max(1, int(round(scarcity.event_fraction * n_train))))
 
 
-def scarce_event_train(manifest: pd.DataFrame, scarcity: ScarcityConfig) -> pd.DataFrame:
-    """The training recordings a run keeps (nested across scarcity levels)."""
+#: Tags the random stream of the scarce subsets, apart from a run's per-epoch streams ``(seed, epoch)``.
+SUBSET_STREAM = 0x5CA5CE
+
+
+def scarce_event_train(manifest: pd.DataFrame, scarcity: ScarcityConfig, seed: int) -> pd.DataFrame:
+    """The training recordings a run with ``seed`` keeps (see the module docstring), in manifest order."""
     train = manifest[(manifest["modality"] == "event") & (manifest["split"] == "train")]
-    n_per_class = train.groupby("label")["event_rank"].transform("size")
-    keep = [kept_per_class(int(n), scarcity) for n in n_per_class]
-    return train[train["event_rank"].to_numpy() < np.asarray(keep)]
+    kept = []
+    for label, group in train.groupby("label", sort=True):
+        order = np.random.default_rng([seed, SUBSET_STREAM, int(label)]).permutation(len(group))
+        kept.append(group.iloc[order[: kept_per_class(len(group), scarcity)]])
+    return pd.concat(kept).sort_index()
+
+
+def subset_id(recordings: pd.DataFrame) -> str:
+    """A short name of a set of recordings (their ids, in any order): equal ids, equal names."""
+    return hashlib.sha256("\n".join(sorted(recordings["id"].astype(str))).encode()).hexdigest()[:10]
 
 
 def check_no_leakage(manifest: pd.DataFrame) -> dict[str, int]:
@@ -101,7 +107,7 @@ def check_no_leakage(manifest: pd.DataFrame) -> dict[str, int]:
 
 
 def build_manifest(event_items: list[Item], image_items: list[Item], data: DataConfig) -> pd.DataFrame:
-    """One row per item with its split (by identity) and its scarcity rank; raises on class conflicts."""
+    """One row per item with its split (by identity); raises on class conflicts."""
     rows = [
         dict(modality=m, row=i, id=it.id, class_name=it.class_name, pair_key=it.pair_key, official_split=it.official_split)
         for m, items in (("event", event_items), ("image", image_items))
@@ -126,6 +132,5 @@ def build_manifest(event_items: list[Item], image_items: list[Item], data: DataC
         raise ValueError(f"recordings and images sharing a pair_key disagree on the class: {list(conflicts.index[:3])}")
     per_identity["split"] = assign_splits(per_identity, data.split, data.split_seed)
     manifest["split"] = manifest["identity"].map(per_identity["split"])
-    manifest["event_rank"] = event_ranks(manifest, data.split_seed)
     check_no_leakage(manifest)
     return manifest.drop(columns="identity")

@@ -28,6 +28,12 @@ MAG (Modality Aware Guidance): binary CE with logits of the per-frame modality `
 1 event). MRP (Mixup Ratio Perception): MSE (or L1) between the predicted ratio (a sigmoid output) and
 ``rho = mean_t m_t``.
 
+Constant-predictor baselines. A MAG or MRP head that ignores its input can still reach the loss of the best
+constant for the batch: with the batch's event share ``pi = mean m_t``, the binary CE of predicting ``pi`` for
+every frame is the entropy ``H(pi) = -pi log pi - (1 - pi) log(1 - pi)`` and its accuracy ``max(pi, 1 - pi)``;
+for MRP the best constant is the batch mean of ``rho`` (MSE: ``Var(rho)``) or its median (L1: the mean absolute
+deviation from it). Only a head below these has learnt something from the frames.
+
 Total: ``L = L_TET(mixed) + L_TET(event) + lambda_DA L_DA + lambda_MAG L_MAG + lambda_MRP L_MRP``.
 """
 
@@ -160,6 +166,29 @@ def mag_accuracy(logits: torch.Tensor, modality: torch.Tensor) -> torch.Tensor:
     """Fraction of frames whose modality is predicted right (logit > 0 means event); scalar."""
     _check_modality(logits, modality)
     return ((logits > 0) == (modality > 0.5)).float().mean()
+
+
+def constant_bce(modality: torch.Tensor) -> torch.Tensor:
+    """``H(pi)``: the binary CE of the best constant prediction of the modalities ``(T, B)`` (nats, scalar)."""
+    pi = modality.double().mean()
+    return -(torch.special.xlogy(pi, pi) + torch.special.xlogy(1 - pi, 1 - pi)).float()  # 0 log 0 = 0
+
+
+def constant_accuracy(modality: torch.Tensor) -> torch.Tensor:
+    """``max(pi, 1 - pi)``: the accuracy of predicting the majority modality for every frame (scalar)."""
+    pi = modality.float().mean()
+    return torch.maximum(pi, 1 - pi)
+
+
+def constant_regression_loss(ratio: torch.Tensor, kind: MrpLoss) -> torch.Tensor:
+    """The MRP loss of the best constant prediction of ``rho (B,)``: its variance (mse) or mean absolute deviation
+    from its median (l1)."""
+    ratio = ratio.float()
+    if kind == "mse":
+        return ((ratio - ratio.mean()) ** 2).mean()
+    if kind == "l1":
+        return (ratio - ratio.median()).abs().mean()
+    raise ValueError(f"unknown MRP loss kind {kind!r}; expected one of {get_args(MrpLoss)}")
 
 
 def mrp_loss(pred_ratio: torch.Tensor, ratio: torch.Tensor, kind: MrpLoss) -> torch.Tensor:

@@ -155,6 +155,14 @@ def timestep_mixup(images: torch.Tensor, events: torch.Tensor, t0: torch.Tensor)
     return MixedBatch(frames=frames, modality=modality, ratio=modality.mean(dim=0), switch_step=t0)
 
 
+def unmixed(images: torch.Tensor) -> MixedBatch:
+    """The appearance sequence as it is (joint training's second stream): ``t0 = T`` for every sample."""
+    if images.dim() < 2:
+        raise ValueError(f"images must be time-first (T, B, ...), got shape {tuple(images.shape)}")
+    T, B = images.shape[:2]
+    return timestep_mixup(images, images, torch.full((B,), T, dtype=torch.int64))
+
+
 def sample_mixup(
     images: torch.Tensor, events: torch.Tensor, r_m: float, generator: torch.Generator | None = None
 ) -> MixedBatch:
@@ -200,3 +208,25 @@ def ratio_variance(r_m: float, T: int, strategy: Strategy) -> float:
     mean_t0 = sum(q**t for t in range(1, T + 1))
     mean_t0_sq = sum((2 * t - 1) * q**t for t in range(1, T + 1))
     return max(mean_t0_sq - mean_t0**2, 0.0) / T**2
+
+
+def expected_shares(strategy: Strategy, cfg: MixupConfig, T: int, points: int = 1001) -> dict[str, float]:
+    """The expected shares of pure-image (``t0 = T``), time-step-mixed (``0 < t0 < T``) and pure-event (``t0 = 0``)
+    sequences over a whole run whose ``r_m`` follows ``cfg``'s schedule, training progress ``s`` uniform on
+    ``points`` steps of [0, 1].
+
+    Time-step mixup at ``p = p(r_m)``: ``P(t0 = T) = q^T``, ``P(t0 = 0) = p``, the rest switch inside the sequence;
+    sample-level replacement: ``1 - r_m`` image, ``r_m`` event, nothing mixed.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown mixup strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+    image = event = 0.0
+    for i in range(points):
+        r_m = ratio_schedule(cfg, i / (points - 1))
+        if strategy == "sample":
+            image, event = image + 1.0 - r_m, event + r_m
+        else:
+            p = solve_p(r_m, T)
+            image, event = image + (1.0 - p) ** T, event + p
+    image, event = image / points, event / points
+    return dict(image=image, mixed=max(0.0, 1.0 - image - event), event=event)

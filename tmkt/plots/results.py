@@ -1,6 +1,7 @@
 """Figures of the figures stage: the ablations, the event-ratio curve, learning curves and the trained
 networks' internals per method. Inputs are tables from ``tmkt.grid`` (one row per run = per seed);
-every plot shows the per-seed points beside the mean ± std.
+every plot shows the per-seed points beside the mean ± std. The forest plot shows a family of paired
+comparisons (``tmkt.stats.family_table``).
 """
 
 from __future__ import annotations
@@ -116,4 +117,41 @@ def accuracy_energy_figure(table: pd.DataFrame, energy) -> plt.Figure:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+def forest_figure(family: pd.DataFrame, title: str = "") -> plt.Figure:
+    """A forest plot of a ``tmkt.stats.family_table``: one row per comparison (top to bottom in table order), in
+    points (100 x fractions) about a vertical zero line; the unadjusted interval as a thin line, the Holm-adjusted
+    one as a thick line, the mean as a marker (filled where Holm rejects, hollow where not distinguishable); the
+    Holm-adjusted p-values as labels on the right. The height grows with the number of rows."""
+    rows = len(family)
+    fig, ax = plt.subplots(figsize=(7.5, 1.6 + 0.42 * max(rows, 1)), layout="constrained")
+    y = np.arange(rows)[::-1]
+    color = "0.15"
+    ax.axvline(0, color="0.5", linewidth=1, linestyle="--", zorder=0)
+    ax.hlines(y, 100 * family["adj_low"], 100 * family["adj_high"], color=color, linewidth=4, alpha=0.55, zorder=1)
+    ax.hlines(y, 100 * family["low"], 100 * family["high"], color=color, linewidth=1, zorder=2)
+    rejected = family["verdict"].isin(["above", "below"]).to_numpy()
+    ax.scatter(100 * family["diff"][rejected], y[rejected], marker="o", s=40, color=color, zorder=3)
+    ax.scatter(100 * family["diff"][~rejected], y[~rejected], marker="o", s=40, facecolor="white", edgecolor=color,
+               linewidth=1.3, zorder=3)
+    ax.set_yticks(y, family["comparison"].astype(str))
+    ax.set_ylim(-0.7, rows - 0.3)
+    right = ax.twinx()
+    right.set_ylim(ax.get_ylim())
+    right.set_yticks(y, [f"p_Holm {p:.2g}" if p >= 0.001 else "p_Holm < 0.001" for p in family["p_holm"]],
+                     fontsize=8)
+    right.tick_params(length=0)
+    confidence = family["confidence"].iloc[0] if rows else float("nan")
+    level = f"{100 * confidence:g} %" if rows else ""
+    handles = [plt.Line2D([], [], color=color, linewidth=1, label=f"{level} CI, unadjusted"),
+               plt.Line2D([], [], color=color, linewidth=4, alpha=0.55,
+                          label=f"CI at its Holm step ({level} family-wise)"),
+               plt.Line2D([], [], marker="o", color=color, linestyle="none", label="mean; Holm rejects 0"),
+               plt.Line2D([], [], marker="o", markerfacecolor="white", markeredgecolor=color, linestyle="none",
+                          label="mean; not distinguishable")]
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    ax.set(xlabel="paired difference (points)", title=title)
+    ax.grid(axis="x", alpha=0.3)
     return fig

@@ -1,4 +1,5 @@
-"""Result tables of the figures stage: mean ± std over seeds per cell, and the papers' numbers.
+"""Result tables of the figures stage: mean ± std over seeds per cell, the family of paired comparisons
+(``tmkt.grid.comparisons``, Holm-corrected), the per-seed table, the realised mix shares, and the papers' numbers.
 
 Every number here is read from the runs the pipeline wrote (``tmkt.layout.load_runs``), except
 :data:`PAPER`, which quotes the papers (docs/method.md §6) on a different dataset and scale (N-Caltech101,
@@ -12,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from tmkt import grid
+from tmkt import grid, layout
 from tmkt.config import Params
-from tmkt.stats import PairedDifference, ordering, paired_difference, pm, summarize
+from tmkt.stats import family_sentence, family_table, paired_difference, pm, summarize
 
 #: Top-1 test accuracy (%) on N-Caltech101 as reported (He2024 selects the epoch on the test set).
 PAPER = pd.DataFrame(
@@ -27,86 +28,75 @@ PAPER = pd.DataFrame(
     columns=["method", "paper_top1", "paper_source"],
 )
 
-AXIS_ORDER = ("reference", "method", "heads", "schedule", "aux", "event_ratio")
+AXIS_ORDER = ("reference", "method", "control", "schedule", "variant", "event_ratio")
 
-#: The baselines every cell is compared with, seed by seed, at the cell's event fraction.
-BASELINES = ("event_only", "he2024")
-#: Axes that vary TMKT around the reference; their cells are also compared with the reference.
-TMKT_AXES = ("heads", "schedule", "aux")
-#: Axes whose cells, with the reference, hold one cell per (method, event fraction).
-METHOD_AXES = ("reference", "method", "event_ratio")
-
-
-def axis_runs(runs: pd.DataFrame, params: Params, axis: str) -> pd.DataFrame:
-    """The runs that make up one axis, the reference included, with the axis value in column ``value``.
-
-    ``event_ratio`` also takes the method cells (and the reference) at the reference fraction, so each
-    method's curve runs through ``scarcity.event_fraction``.
-    """
-    if axis not in grid.AXES:
-        raise ValueError(f"axis must be one of {grid.AXES}, got {axis!r}")
-    ref = grid.reference_values(params)
-    reference = runs[runs["axis"] == "reference"].assign(value=ref[axis])
-    own = runs[runs["axis"] == axis]
-    if axis != "event_ratio":
-        return pd.concat([reference, own.assign(value=own["cell"])], ignore_index=True)
-    at_reference = pd.concat([reference, runs[runs["axis"] == "method"]], ignore_index=True)
-    at_reference = at_reference[at_reference["method"].isin(params.ablate.event_ratio.methods)]
-    table = pd.concat([at_reference, own], ignore_index=True)
-    return table.assign(value=table["event_fraction"])
+#: What a comparison answers, as the tables say it (``tmkt.grid.comparisons``).
+QUESTIONS = {
+    "images": "what the images buy (against event-only training)",
+    "mixing": "what mixing and alignment add to joint training",
+    "timestep-vs-sample": "time-step mixup against sample-level replacement, matched",
+    "variant": "a control or reconstruction against its method's headline cell",
+}
 
 
-
-def _by_seed(runs: pd.DataFrame, metric: str = "test_acc") -> pd.Series:
-    return runs.set_index("seed")[metric]
-
-
-def comparisons(runs: pd.DataFrame, confidence: float) -> dict[tuple[str, str], dict[str, PairedDifference]]:
-    """Paired test-accuracy differences of every cell (``(axis, cell)``) to each of :data:`BASELINES` at the same
-    event fraction, and for the cells of :data:`TMKT_AXES` to the reference; keyed by what it is compared with.
-
-    A cell is not compared with itself, nor with a baseline that has no run at its event fraction.
-    """
-    anchors = runs[runs["axis"].isin(METHOD_AXES)]
-    out = {}
-    for (axis, cell), own in runs.groupby(["axis", "cell"], sort=False):
-        fraction, found = own["event_fraction"].iloc[0], {}
-        for base in BASELINES:
-            other = anchors[(anchors["method"] == base) & (anchors["event_fraction"] == fraction)]
-            if len(other) and not (other["axis"].iloc[0] == axis and other["cell"].iloc[0] == cell):
-                found[base] = paired_difference(_by_seed(own), _by_seed(other), confidence)
-        if axis in TMKT_AXES:
-            found["reference"] = paired_difference(_by_seed(own), _by_seed(runs[runs["axis"] == "reference"]), confidence)
-        out[(axis, cell)] = found
-    return out
+def ratio_runs(runs: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """The runs of the data-ratio curve: the ``event_ratio`` cells, and the headline cells of the same methods at
+    the headline event fraction, so each method's curve runs through ``scarcity.event_fraction``."""
+    methods = params.ablate.event_ratio.methods
+    headline = runs[runs["axis"].isin(grid.METHOD_AXES) & runs["method"].isin(methods)]
+    return pd.concat([headline, runs[runs["axis"] == "event_ratio"]], ignore_index=True)
 
 
-def cell_table(runs: pd.DataFrame, confidence: float) -> pd.DataFrame:
-    """One row per cell: axis, cell, method, event fraction, seeds, mean/std of the summarised metrics, and per
-    comparison ``vs_<other>_{diff,low,high,seeds,verdict}`` (paired t-interval, :func:`comparisons`)."""
+def _by_seed(runs: pd.DataFrame, c: grid.Cell, metric: str = "test_acc") -> pd.Series:
+    own = runs[(runs["axis"] == c.axis) & (runs["cell"] == c.name)]
+    return own.set_index("seed")[metric]
+
+
+def comparison_table(runs: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """Every comparison of the grid (``tmkt.grid.comparisons``) as a paired test-accuracy difference over the seeds
+    both cells ran, corrected together with Holm at family-wise confidence ``base.confidence``
+    (``tmkt.stats.family_table``); with the question it answers and the two cells' labels."""
+    pairs = [(c, paired_difference(_by_seed(runs, c.a), _by_seed(runs, c.b), params.base.confidence))
+             for c in grid.comparisons(params)]
+    family = family_table([(c.name, d) for c, d in pairs], params.base.confidence)
+    return family.assign(question=[c.question for c, _ in pairs], a=[c.a.label for c, _ in pairs],
+                         b=[c.b.label for c, _ in pairs])
+
+
+def cell_table(runs: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """One row per cell: axis, cell, its label, method, schedule, event fraction, seeds, mean/std of the summarised
+    metrics and the mean best epoch."""
     keys = ["axis", "cell", "method", "event_fraction"]
     table = summarize(runs, by=keys).rename(columns={"test_acc_count": "seeds"})
     table["seeds"] = table["seeds"].astype(int)
     table["best_epoch_mean"] = runs.groupby(keys, sort=False)["best_epoch"].mean().to_numpy()
-    found = comparisons(runs, confidence)
-    for other in BASELINES + ("reference",):
-        diffs = [found[(a, c)].get(other) for a, c in zip(table["axis"], table["cell"])]
-        table[f"vs_{other}_diff"] = [d.mean if d else float("nan") for d in diffs]
-        table[f"vs_{other}_low"] = [d.low if d else float("nan") for d in diffs]
-        table[f"vs_{other}_high"] = [d.high if d else float("nan") for d in diffs]
-        table[f"vs_{other}_seeds"] = [d.n if d else 0 for d in diffs]
-        table[f"vs_{other}_verdict"] = [d.verdict if d else "" for d in diffs]
+    cells = {(c.axis, c.name): c for c in grid.with_reference(params)}
+    table.insert(2, "label", [cells[(a, c)].label for a, c in zip(table["axis"], table["cell"])])
+    table.insert(4, "schedule", [cells[(a, c)].schedule for a, c in zip(table["axis"], table["cell"])])
     order = {axis: i for i, axis in enumerate(AXIS_ORDER)}
     return table.sort_values("axis", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
 
 
-def _interval(table: pd.DataFrame, other: str) -> list[str]:
-    """``+1.2 [+0.3, +2.1]`` in points per row (empty where the row is not compared with ``other``)."""
-    return [
-        "" if seeds == 0 else f"{100 * d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
-        for d, lo, hi, seeds in zip(table[f"vs_{other}_diff"], table[f"vs_{other}_low"], table[f"vs_{other}_high"],
-                                    table[f"vs_{other}_seeds"])
-    ]
+def per_seed_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per run: cell, seed, the scarce subset it trained on, validation and test accuracy at the selected
+    epoch, test accuracy at the last epoch, the selected epoch."""
+    cols = ["axis", "cell", "method", "event_fraction", "seed", "subset", "val_acc", "test_acc", "test_acc_last",
+            "best_epoch"]
+    return runs[[c for c in cols if c in runs]].reset_index(drop=True)
+
+
+def mix_shares(histories: pd.DataFrame) -> pd.DataFrame:
+    """Per cell that trains a second stream: the realised shares of pure-image, time-step-mixed and pure-event
+    sequences over all its runs' training batches, counted from the switch step ``t*`` of every sequence
+    (``switch_t1`` = all events, ``switch_t<T+1>`` = no event frame)."""
+    switch = layout.columns(histories, layout.SWITCH)
+    if not switch:
+        return pd.DataFrame(columns=["axis", "cell", "method", "image", "mixed", "event", "sequences"])
+    counts = histories.groupby(["axis", "cell", "method"], sort=False)[switch].sum()
+    counts = counts[counts.sum(axis=1) > 0]
+    total = counts.sum(axis=1)
+    return pd.DataFrame({"image": counts[switch[-1]] / total, "mixed": counts[switch[1:-1]].sum(axis=1) / total,
+                         "event": counts[switch[0]] / total, "sequences": total.astype(int)}).reset_index()
 
 
 def _pm(table: pd.DataFrame, metric: str) -> list[str]:
@@ -140,37 +130,60 @@ def energy_table(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def readable(table: pd.DataFrame, confidence: float) -> pd.DataFrame:
-    """The cell table as text: accuracies in % as ``mean ± std``, paired differences in points with their CI."""
+def readable(table: pd.DataFrame) -> pd.DataFrame:
+    """The cell table as text: accuracies in % as ``mean ± std``."""
     return pd.DataFrame(
         {
             "axis": table["axis"],
-            "cell": table["cell"],
+            "cell": table["label"],
             "method": table["method"],
+            "schedule": table["schedule"],
             "event data": [f"{100 * f:g} %" for f in table["event_fraction"]],
             "test acc. (%)": _pm(table, "test_acc"),
             "val. acc. (%)": _pm(table, "val_acc"),
             "test acc., last epoch (%)": _pm(table, "test_acc_last"),
             "seeds": table["seeds"],
-            f"− event_only (points, {100 * confidence:g} % CI)": _interval(table, "event_only"),
-            "− he2024": _interval(table, "he2024"),
-            "− reference": _interval(table, "reference"),
         }
         | _energy_columns(table)
     )
 
 
-def headline(table: pd.DataFrame, dataset: str, confidence: float) -> pd.DataFrame:
-    """Methods at the reference event ratio, their paired differences, and beside them the papers' numbers (a
-    different dataset and scale)."""
-    rows = table[table["axis"].isin(["reference", "method"])]
+def readable_comparisons(family: pd.DataFrame) -> pd.DataFrame:
+    """The comparison family as text, in points: the difference, its interval at ``base.confidence``, the interval
+    at its Holm step, the Holm-adjusted p, the verdict and the difference the design detects with 80 % power."""
+    confidence = 100 * family["confidence"].iloc[0] if len(family) else 95
+    return pd.DataFrame(
+        {
+            "comparison": family["comparison"],
+            "question": family["question"].map(QUESTIONS),
+            "difference (points)": [f"{100 * d:+.1f}" for d in family["diff"]],
+            f"{confidence:g} % CI": [f"[{100 * lo:+.1f}, {100 * hi:+.1f}]" for lo, hi in zip(family["low"], family["high"])],
+            "Holm-adjusted CI": [f"[{100 * lo:+.1f}, {100 * hi:+.1f}]" for lo, hi in zip(family["adj_low"], family["adj_high"])],
+            "p (Holm)": [f"{p:.3g}" for p in family["p_holm"]],
+            "seeds": family["n"],
+            "verdict": family["verdict"],
+            "detectable at 80 % power (points)": [f"{100 * d:.1f}" for d in family["detectable"]],
+        }
+    )
+
+
+def headline(table: pd.DataFrame, family: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """The methods (headline and controls), their paired differences against event-only training and against He et al.
+    (Holm-adjusted intervals), and beside them the papers' numbers (a different dataset and scale)."""
+    rows = table[table["axis"].isin(grid.METHOD_AXES)]
+
+    def against(other: str) -> list[str]:
+        found = {a: r for a, r in zip(family["a"], family.itertuples()) if r.b == other}
+        return [f"{100 * found[m].diff:+.1f} [{100 * found[m].adj_low:+.1f}, {100 * found[m].adj_high:+.1f}]"
+                if m in found else "" for m in rows["method"]]
+
     out = pd.DataFrame(
         {
             "method": rows["method"],
             f"{dataset}, this compendium: test acc. (%)": _pm(rows, "test_acc"),
             "seeds": rows["seeds"],
-            f"− event_only (points, {100 * confidence:g} % CI)": _interval(rows, "event_only"),
-            f"− he2024 (points, {100 * confidence:g} % CI)": _interval(rows, "he2024"),
+            "− event_only (points, Holm-adjusted CI)": against("event_only"),
+            "− he2024 (points, Holm-adjusted CI)": against("he2024"),
         }
         | _energy_columns(rows)
     ).merge(PAPER, on="method", how="left")
@@ -179,26 +192,10 @@ def headline(table: pd.DataFrame, dataset: str, confidence: float) -> pd.DataFra
     )
 
 
-def findings(runs: pd.DataFrame, confidence: float) -> list[str]:
-    """The ordering sentences: each method at the reference event fraction against each baseline (each pair once),
-    every TMKT ablation cell against the reference, and every cell of the event-ratio axis against the baselines at
-    its fraction; each read from its interval (:func:`ordering`)."""
-    found = comparisons(runs, confidence)
-    headline_cells = runs[runs["axis"].isin(["reference", "method"])].drop_duplicates(["axis", "cell"])
-    sentences, stated = [], set()
-    for base in BASELINES:
-        for axis, cell, method in headline_cells[["axis", "cell", "method"]].itertuples(index=False):
-            if base in found[(axis, cell)] and frozenset((method, base)) not in stated:  # not b against a again
-                stated.add(frozenset((method, base)))
-                sentences.append(ordering(f"`{method}`", f"`{base}`", found[(axis, cell)][base]))
-    for (axis, cell), diffs in found.items():
-        if "reference" in diffs:
-            sentences.append(ordering(f"TMKT's `{axis}` cell `{cell}`", "the reference", diffs["reference"]))
-    ratio_cells = runs[runs["axis"] == "event_ratio"].drop_duplicates("cell")
-    for cell, method, fraction in ratio_cells[["cell", "method", "event_fraction"]].itertuples(index=False):
-        for base, diff in found[("event_ratio", cell)].items():
-            sentences.append(ordering(f"with {100 * fraction:g} % of the event data, `{method}`", f"`{base}`", diff))
-    return sentences
+def findings(family: pd.DataFrame) -> list[str]:
+    """One ordering sentence per comparison of the family, each read from its Holm-adjusted test
+    (``tmkt.stats.family_sentence``)."""
+    return [family_sentence(f"`{row.a}`", f"`{row.b}`", row._asdict()) for row in family.itertuples(index=False)]
 
 
 def to_markdown(table: pd.DataFrame) -> str:
@@ -221,18 +218,18 @@ def notebook_seconds(notebooks: dict[str, Path], root: Path) -> pd.DataFrame:
 PAPER_CLAIMS = (("tmkt", "he2024"), ("tmkt", "event_only"), ("he2024", "event_only"))
 
 
-def paper_claims(runs: pd.DataFrame, confidence: float) -> pd.DataFrame:
-    """Each claim of :data:`PAPER_CLAIMS` at the reference event fraction: the paired interval and whether this
-    default reproduces it (``reproduced``: a above b; ``contradicted``: a below b; else ``not settled``).
-    """
-    found = comparisons(runs, confidence)
-    headline_cells = runs[runs["axis"].isin(["reference", "method"])].drop_duplicates("method")
-    cell_of = {m: (a, c) for a, c, m in headline_cells[["axis", "cell", "method"]].itertuples(index=False)}
+def paper_claims(family: pd.DataFrame) -> pd.DataFrame:
+    """Each claim of :data:`PAPER_CLAIMS` between the headline cells: the paired difference with its Holm-adjusted
+    interval and whether this default reproduces it (``reproduced``: a above b; ``contradicted``: a below b;
+    else ``not settled``, with the difference the design detects)."""
     rows = []
     for a, b in PAPER_CLAIMS:
-        if a not in cell_of or b not in found.get(cell_of[a], {}):
+        found = family[(family["a"] == a) & (family["b"] == b)]
+        if found.empty:
             continue
-        diff = found[cell_of[a]][b]
-        status = {"above": "reproduced", "below": "contradicted"}.get(diff.verdict, f"not settled ({diff.verdict})")
-        rows.append(dict(claim=f"{a} above {b}", difference=diff.interval_text(), verdict=status))
+        r = found.iloc[0]
+        status = {"above": "reproduced", "below": "contradicted"}.get(
+            r["verdict"], f"not settled (detectable: {100 * r['detectable']:.1f} points)")
+        rows.append(dict(claim=f"{a} above {b}", difference=f"{100 * r['diff']:+.1f} points, Holm-adjusted CI "
+                         f"[{100 * r['adj_low']:+.1f}, {100 * r['adj_high']:+.1f}], {r['n']} seeds", verdict=status))
     return pd.DataFrame(rows, columns=["claim", "difference", "verdict"])

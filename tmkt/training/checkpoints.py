@@ -14,25 +14,26 @@ from pathlib import Path
 import torch
 
 from tmkt import io, layout
-from tmkt.config import STAGE_SECTIONS, Params
+from tmkt.config import Params
 from tmkt.provenance import closure
+from tmkt.training.methods import effective_config
 
-#: The sections that shape a run: the train stage's, except ``base`` (seeds, device, threads, processes). The
-#: data and simulator parameters count through the processed files they produced.
-RUN_SECTIONS = tuple(section for section in STAGE_SECTIONS["train"] if section != "base")
 #: The module whose import closure is the training code.
 TRAINING_CODE = "tmkt.training.runs"
 
 
 def fingerprint(params: Params, seed: int, data_folder: str | Path) -> str:
-    """Identity of a run: the parameters that shape it, the seed, the processed data and the code that trains it.
+    """Identity of a run: the parameters that shape it (its method's effective configuration,
+    ``tmkt.training.methods.effective_config``: not ``base``, which holds seeds, device, threads and processes, nor
+    a knob its method does not read), the seed, the processed data and the code that trains it. The data and
+    simulator parameters count through the processed files they produced.
 
     The code is every package file :data:`TRAINING_CODE` reaches through its imports (``tmkt.provenance``),
     so an edit of a plotting or results module keeps every checkpoint. After a change of parameters, data or
     training code the run starts afresh.
     """
     digest = hashlib.sha256()
-    digest.update(json.dumps({k: getattr(params, k).model_dump() for k in RUN_SECTIONS} | {"seed": seed}, sort_keys=True).encode())
+    digest.update(json.dumps(effective_config(params) | {"seed": seed}, sort_keys=True).encode())
     for source in closure({TRAINING_CODE}):
         digest.update(str(source).encode() + (layout.ROOT / source).read_bytes())
     for name in layout.PROCESSED_FILES:

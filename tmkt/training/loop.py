@@ -5,7 +5,9 @@ draws the batches and the paired images, runs the optimiser and the LR schedule,
 run's files (``tmkt.layout``: history, metrics, confusion matrix, checkpoint).
 
 ``r_m`` follows ``mixup.schedule`` over training progress ``s = step / (total_steps - 1)``.
-Every event sample is paired with a fresh random training image of its class at every use.
+Every event sample is paired with a fresh random training image of its class at every use. The recordings
+a run trains on are the scarce subset its seed draws (``tmkt.data.splits.scarce_event_train``), randomly
+cropped at every use (``train.crop_padding``, ``tmkt.data.augment``).
 
 Reproducibility: the model is initialised from ``seed``; all sampling of epoch ``e`` (batches, paired
 images, mixup draws) comes from generators seeded with ``(seed, e)``, so a run killed after epoch ``e``
@@ -33,7 +35,8 @@ from tqdm import tqdm
 from tmkt import io, layout
 from tmkt.config import Params
 from tmkt.data.processed import ProcessedData
-from tmkt.data.splits import scarce_event_train
+from tmkt.data.augment import random_crop
+from tmkt.data.splits import scarce_event_train, subset_id
 from tmkt.method.losses import DomainAlignment
 from tmkt.method.mixup import ratio_schedule
 from tmkt.method.models import TwoStreamSNN, build_model, predict
@@ -143,7 +146,7 @@ class Trainer:
         self.alignment = DomainAlignment(T, self.method.da_weighting, params.loss.da_eta_init).to(self.device)
         self.parameters = list(self.model.parameters()) + list(self.alignment.parameters())
         self.optimizer = adamw(self.parameters, cfg.lr, cfg.weight_decay)
-        self.train_events = scarce_event_train(data.manifest, params.scarcity)
+        self.train_events = scarce_event_train(data.manifest, params.scarcity, seed)
         self.steps_per_epoch = cfg.steps_per_epoch or math.ceil(len(self.train_events) / cfg.batch_size)
         self.total_steps = cfg.epochs * self.steps_per_epoch
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -193,11 +196,12 @@ class Trainer:
                 result = single_stream_step(self.model, transfer(images, self.device), labels, self.params)
             else:
                 events = data.event_frames(manifest.loc[rows, "row"].to_numpy())  # mixed on the CPU, moved once
-                if self.method.mixup is None:
+                events = random_crop(events, self.params.train.crop_padding, rng)
+                if not self.method.two_streams:
                     result = single_stream_step(self.model, transfer(events[:, share], self.device), labels, self.params)
                 else:
                     s = (epoch * self.steps_per_epoch + step) / max(1, self.total_steps - 1)
-                    r_m = ratio_schedule(self.params.mixup, s)
+                    r_m = ratio_schedule(self.params.mixup, s) if self.method.mixup else None
                     images = data.appearance(data.draw_images(class_ids, rng))
                     result = mixed_step(self.method, self.model, self.alignment, images, events, labels, r_m, gen,
                                         self.params, share)
@@ -270,7 +274,7 @@ class Trainer:
     def _end_epoch(self, epoch: int, log: EpochLog) -> None:
         row = dict(epoch=epoch + 1, phase="image" if epoch < self.image_epochs else "event",
                    lr=self.scheduler.get_last_lr()[0])
-        row |= {k: log.mean(k) for k in ("loss", "train_acc", "mixed_acc", "r_m", "mag_acc", "mrp_abs_err")}
+        row |= {k: log.mean(k) for k in layout.EPOCH_MEANS}
         row["val_acc"] = self.accuracy("val")
         if log.cka:
             row |= layout.per_step(layout.CKA, np.mean(log.cka, axis=0))
@@ -305,6 +309,7 @@ class Trainer:
             test_acc=float((truth == pred).mean()),
             test_acc_last=test_acc_last,
             n_event_train=int(len(self.train_events)),
+            subset=subset_id(self.train_events),
             n_image_pool=int(len(self.data.rows("image", "train"))),
             epochs=int(len(history)),
             steps_per_epoch=int(self.steps_per_epoch),

@@ -1,6 +1,10 @@
-"""The four methods of the compendium: what each trains on and which loss terms it assembles (docs/method.md §8).
+"""The methods of the compendium: what each trains on and which loss terms it assembles (docs/method.md §8).
 
 - ``event_only``: ``L = L_TET(event head, x_e)`` on the (scarce) recordings alone.
+- ``joint`` (a control): ``L = L_TET(x_a) + L_TET(x_e)``, the images and the recordings of a batch as two
+  streams, no mixing and no alignment: with one head shared by both streams (``model.heads``), this is
+  "more labelled data through the tested classifier", which the mixing methods must beat to show that
+  mixing itself helps.
 - ``finetune``: the first ``train.finetune_image_fraction`` of the epochs train on images
   (``L_TET(event head, x_a)``), the rest on recordings, as ``event_only``; one optimiser and LR schedule
   throughout.
@@ -10,6 +14,7 @@
 - ``tmkt``: time-step mixup (docs/method.md §3) and ``L = L_TET(x_m) + L_TET(x_e) + lambda_DA L_DA
   + lambda_MAG L_MAG + lambda_MRP L_MRP``, each auxiliary term switchable in ``loss:``.
 
+Every method augments the recordings it trains on alike (``train.crop_padding``, before any mixing).
 Each step function returns the event-stream output (whose accuracy is the training accuracy), the loss
 and the diagnostics of the step; drawing the batch's images and the training loop stay in
 :mod:`tmkt.training.loop`.
@@ -22,8 +27,11 @@ from dataclasses import dataclass, field
 import torch
 
 from tmkt.config import Params
-from tmkt.method.losses import DomainAlignment, mag_accuracy, mag_loss, mrp_loss, tet_loss, total_loss
-from tmkt.method.mixup import mix
+from tmkt.method.losses import (
+    DomainAlignment, constant_accuracy, constant_bce, constant_regression_loss, mag_accuracy, mag_loss, mrp_loss,
+    tet_loss, total_loss,
+)
+from tmkt.method.mixup import mix, unmixed
 from tmkt.method.models import ModelOutput, TwoStreamSNN, predict
 from tmkt.training.device import transfer
 
@@ -33,7 +41,8 @@ class Method:
     """What a method switches on (derived from ``train.method`` and ``loss:``)."""
 
     name: str
-    mixup: str | None  #: "timestep", "sample" or None (no mixed stream)
+    two_streams: bool  #: a second (image or mixed) stream beside the recordings
+    mixup: str | None  #: how the second stream mixes images with events: "timestep", "sample" or None
     image_phase: bool  #: the first epochs train on images (finetune)
     domain_alignment: bool
     da_weighting: str  #: CKA step weights: "learnable" (w_t = sigmoid(eta_t)) or "fixed" (w_t = 1)
@@ -44,15 +53,45 @@ class Method:
     def of(cls, params: Params) -> "Method":
         name, loss = params.train.method, params.loss
         if name == "tmkt":
-            return cls(name, "timestep", False, loss.domain_alignment, loss.da_step_weights, loss.mag, loss.mrp)
+            return cls(name, True, "timestep", False, loss.domain_alignment, loss.da_step_weights, loss.mag, loss.mrp)
         if name == "he2024":
-            return cls(name, "sample", False, True, "learnable", False, False)
-        return cls(name, None, name == "finetune", False, "fixed", False, False)
+            return cls(name, True, "sample", False, True, "learnable", False, False)
+        if name == "joint":
+            return cls(name, True, None, False, False, "fixed", False, False)
+        return cls(name, False, None, name == "finetune", False, "fixed", False, False)
 
     @property
     def weights_event_loss(self) -> bool:
         """Whether the event stream's TET terms are weighted by ``1 - w_t`` of the learnable step weights."""
         return self.da_weighting == "learnable" and self.domain_alignment
+
+
+def effective_config(params: Params) -> dict:
+    """The parameters that shape a run of ``params``' method, and no others: a run's identity
+    (``tmkt.training.checkpoints.fingerprint``). A knob the method does not read (TMKT's MAG weight for
+    event-only training, the fine-tuning split for He et al., the schedule for joint training) is left out, so
+    changing it retrains only the runs that read it."""
+    method, loss, mixup = Method.of(params), params.loss, params.mixup
+    train = params.train.model_dump(exclude={"method"} | (set() if method.image_phase else {"finetune_image_fraction"})
+                                    | (set() if method.two_streams else {"stream_batching"}))
+    model = params.model.model_dump(exclude=set() if method.two_streams else {"heads"})
+    out = dict(method=method.name, scarcity=params.scarcity.model_dump(), model=model, train=train)
+    if method.mixup is not None:
+        out["mixup"] = dict(schedule=mixup.schedule) | (
+            {"power_k": mixup.power_k} if mixup.schedule == "power" else
+            {"constant_ratio": mixup.constant_ratio} if mixup.schedule == "constant" else {})
+    terms = {}
+    if method.domain_alignment:
+        terms |= dict(lambda_da=loss.lambda_da, da_step_weights=method.da_weighting)
+        if method.da_weighting == "learnable":
+            terms["da_eta_init"] = loss.da_eta_init
+    if method.mag:
+        terms["lambda_mag"] = loss.lambda_mag
+    if method.mrp:
+        terms |= dict(lambda_mrp=loss.lambda_mrp, mrp_loss=loss.mrp_loss)
+    if method.two_streams:
+        out["loss"] = terms
+    return out
 
 
 @dataclass
@@ -79,42 +118,51 @@ def mixed_step(
     images: torch.Tensor,
     events: torch.Tensor,
     labels: torch.Tensor,
-    r_m: float,
+    r_m: float | None,
     gen: torch.Generator,
     params: Params,
     share: slice = slice(None),
 ) -> Step:
-    """The mixed and the event stream (he2024, tmkt), on ``labels``' device; images and events on the CPU.
+    """The second and the event stream (joint, he2024, tmkt), on ``labels``' device; images and events on the CPU.
 
     The whole batch is mixed (the same draws on every process of a distributed run); the samples ``share``
     of it are trained on (``labels`` holds only those).
 
-    The mixed sequence ``x_m`` (``tmkt.method.mixup.mix``, expected event ratio ``r_m``, draws from ``gen``)
+    The mixed sequence ``x_m`` (``tmkt.method.mixup.mix``, expected event ratio ``r_m``, draws from ``gen``; the
+    images unmixed for joint training)
     and the recordings ``x_e`` pass the shared trunk (``train.stream_batching``); the loss is
     ``L_TET(x_m) + L_TET^{(1-w)}(x_e) + lambda_DA L_DA + lambda_MAG L_MAG + lambda_MRP L_MRP`` with the terms
-    ``method`` switches on.
+    ``method`` switches on. Every term is also logged on its own, with, for MAG and MRP, the loss and accuracy of
+    the best constant predictor of the batch (``tmkt.method.losses.constant_bce``): a head that does no better
+    has learnt nothing beyond the batch's event share.
     """
     device, loss_cfg, tet = labels.device, params.loss, dict(lam=params.train.tet_lambda, phi=params.model.v_th)
-    whole = mix(method.mixup, images, events, r_m, gen)
+    whole = mix(method.mixup, images, events, r_m, gen) if method.mixup else unmixed(images)
     mixed = type(whole)(whole.frames[:, share], whole.modality[:, share], whole.ratio[share], whole.switch_step[share])
     events = events[:, share]
     out_m, out = model.forward_pair(transfer(mixed.frames, device), transfer(events, device),
                                     params.train.stream_batching)
     da = alignment(out_m.features, out.features)
     modality, ratio = transfer(mixed.modality, device), transfer(mixed.ratio, device)
+    terms = dict(
+        tet_mixed=tet_loss(out_m.logits, labels, **tet),
+        tet_event=tet_loss(out.logits, labels, ce_weights=1.0 - da.weights if method.weights_event_loss else None, **tet),
+        da_loss=da.loss if method.domain_alignment else None,
+        mag_loss=mag_loss(out_m.mag_logits, modality) if method.mag else None,
+        mrp_loss=mrp_loss(out_m.ratio_pred, ratio, loss_cfg.mrp_loss) if method.mrp else None,
+    )
     loss = total_loss(
-        tet_loss(out_m.logits, labels, **tet),
-        tet_loss(out.logits, labels, ce_weights=1.0 - da.weights if method.weights_event_loss else None, **tet),
-        da=da.loss if method.domain_alignment else None,
-        mag=mag_loss(out_m.mag_logits, modality) if method.mag else None,
-        mrp=mrp_loss(out_m.ratio_pred, ratio, loss_cfg.mrp_loss) if method.mrp else None,
+        terms["tet_mixed"], terms["tet_event"], da=terms["da_loss"], mag=terms["mag_loss"], mrp=terms["mrp_loss"],
         lambda_da=loss_cfg.lambda_da,
         lambda_mag=loss_cfg.lambda_mag,
         lambda_mrp=loss_cfg.lambda_mrp,
     )
-    values = dict(r_m=r_m, mixed_acc=(predict(out_m.logits) == labels).float().mean())
+    values = dict(mixed_acc=(predict(out_m.logits) == labels).float().mean()) | ({} if r_m is None else dict(r_m=r_m))
+    values |= {name: term.detach() for name, term in terms.items() if term is not None}
     if method.mag:
-        values["mag_acc"] = mag_accuracy(out_m.mag_logits, modality)
+        values |= dict(mag_acc=mag_accuracy(out_m.mag_logits, modality), mag_base_acc=constant_accuracy(modality),
+                       mag_base_loss=constant_bce(modality))
     if method.mrp:
-        values["mrp_abs_err"] = (out_m.ratio_pred - ratio).abs().mean()
+        values |= dict(mrp_abs_err=(out_m.ratio_pred - ratio).abs().mean(),
+                       mrp_base_loss=constant_regression_loss(ratio, loss_cfg.mrp_loss))
     return Step(out, loss, values, mixed.switch_step, da.cka)
