@@ -144,7 +144,10 @@ def test_readme_paper_scale_commands_are_the_presets_with_the_paper_recipe():
 
 @pytest.mark.parametrize(
     "marker, source",
-    [("headline", "reports/figures/headline.md"), ("findings", "reports/figures/findings.md"),
+    [("headline", "reports/figures/headline.md"), ("comparisons", "reports/figures/comparisons.md"),
+     ("mix-shares", "reports/figures/mix_shares.md"), ("conclusions", "reports/figures/conclusions.md"),
+     ("full-comparisons", "reports/studies/full/figures/comparisons.md"),
+     ("full-conclusions", "reports/studies/full/figures/conclusions.md"),
      ("convergence", "reports/figures/convergence.md"),
      ("claims", "reports/figures/paper_claims.md"), ("tuning", "reports/studies/tuning.md"),
      ("energy", "reports/figures/energy.md"), ("terminal", "reports/repro/terminal.md"),

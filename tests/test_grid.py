@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from tmkt import config, grid, io, layout
 from tmkt.results import tables
@@ -14,21 +15,54 @@ def params_with(**ablate_section):
     return config.parse(raw)
 
 
-def test_grid_is_one_axis_at_a_time_plus_the_ratio_cross():
-    params = params_with(method=["event_only"], heads=["shared"], schedule=["linear", "constant"],
-                         aux={"none": {"domain_alignment": True, "mag": False, "mrp": False}},
+def test_grid_axes_expand_in_order_with_their_seeds():
+    params = params_with(method=["event_only"], control=["joint"],
+                         schedule={"methods": ["he2024", "tmkt"], "schedules": ["linear"]},
+                         variant={"tmkt_shared": {"model": {"heads": "shared"}}},
                          event_ratio={"methods": ["event_only", "tmkt"], "fractions": [0.01, 1.0]})
     cells = grid.cells(params)
     assert [c.stage for c in cells] == [
-        "ablate-method@event_only", "ablate-heads@shared", "ablate-schedule@linear", "ablate-schedule@constant",
-        "ablate-aux@none", "ablate-event_ratio@event_only-0.01", "ablate-event_ratio@event_only-1.0",
-        "ablate-event_ratio@tmkt-0.01", "ablate-event_ratio@tmkt-1.0",
+        "ablate-method@event_only", "ablate-control@joint", "ablate-schedule@he2024-linear",
+        "ablate-schedule@tmkt-linear", "ablate-variant@tmkt_shared", "ablate-event_ratio@event_only-0.01",
+        "ablate-event_ratio@event_only-1.0", "ablate-event_ratio@tmkt-0.01", "ablate-event_ratio@tmkt-1.0",
     ]
-    assert cells[1].overrides == {"model.heads": "shared"}
-    assert cells[4].overrides == {"loss.domain_alignment": True, "loss.mag": False, "loss.mrp": False}
-    assert cells[-1].folder == "reports/ablate/event_ratio/tmkt-1.0"
+    assert cells[2].overrides == {"train.method": "he2024", "mixup.schedule": "linear"}
+    assert cells[4].overrides == {"model.heads": "shared"} and cells[4].method == "tmkt"
+    assert [c.label for c in cells[:5]] == ["event_only", "joint", "he2024 (linear)", "tmkt (linear)", "tmkt_shared"]
+    assert cells[-1].folder == "reports/ablate/event_ratio/tmkt-1.0" and cells[-1].event_fraction == 1.0
     # the headline axis trains every seed, every other cell the first ablate.seeds_per_cell of them
-    assert [grid.seeds_of(params, c.seed_count) for c in cells[:2]] == [params.base.seeds, params.base.seeds[:3]]
+    n = params.ablate.seeds_per_cell
+    assert [grid.seeds_of(params, c.seed_count) for c in cells[:2]] == [params.base.seeds, params.base.seeds[:n]]
+
+
+def test_comparisons_pair_the_cells_that_answer_a_question():
+    params = params_with(method=["event_only", "he2024"], control=["joint"],
+                         schedule={"methods": ["he2024", "tmkt"], "schedules": ["constant"]},
+                         variant={"tmkt_shared": {"model": {"heads": "shared"}},
+                                  "no_partner": {"train": {"method": "finetune"}}},
+                         event_ratio={"methods": ["event_only", "he2024", "tmkt"], "fractions": [0.01]})
+    found = [(c.name, c.question) for c in grid.comparisons(params)]
+    assert found == [
+        ("tmkt − event_only", "images"), ("he2024 − event_only", "images"), ("joint − event_only", "images"),
+        ("he2024 − joint", "mixing"), ("tmkt − joint", "mixing"),
+        ("tmkt − he2024", "timestep-vs-sample"), ("tmkt (constant) − he2024 (constant)", "timestep-vs-sample"),
+        ("tmkt at 1 % − he2024 at 1 %", "timestep-vs-sample"),
+        ("tmkt_shared − tmkt", "variant"),  # finetune has no cell of its own: its variant is compared with nothing
+        ("he2024 at 1 % − event_only at 1 %", "images"), ("tmkt at 1 % − event_only at 1 %", "images"),
+    ]
+    # without the partner cells the comparisons that need them are gone, not broken
+    bare = params_with(method=[], control=[], schedule={"methods": [], "schedules": []}, variant={},
+                       event_ratio={"methods": [], "fractions": []})
+    assert grid.comparisons(bare) == []
+
+
+def test_a_variant_names_keys_that_exist():
+    with pytest.raises(config.ParamsError, match="ablate.variant.x: model.head is not a parameter"):
+        params_with(variant={"x": {"model": {"head": "shared"}}})
+    with pytest.raises(config.ParamsError, match="ablate.variant.y: section 'modle'"):
+        params_with(variant={"y": {"modle": {"heads": "shared"}}})
+    with pytest.raises(config.ParamsError, match="both ablate.method and ablate.control"):
+        params_with(method=["joint"], control=["joint"])
 
 
 def test_seeds_per_cell_cannot_exceed_the_seeds():
@@ -42,22 +76,21 @@ def test_seeds_per_cell_cannot_exceed_the_seeds():
         config.parse(raw)
 
 
-def test_every_default_cell_changes_only_its_axis():
+def test_every_default_cell_changes_only_its_overrides():
     params = config.load()
     reference = params.model_dump()
     for cell in grid.cells(params):
-        changed = config.apply_overrides(reference, cell.overrides)
-        cell_params = config.parse(changed).model_dump()
-        differs = {(s, k) for s in reference for k in reference[s] if reference[s][k] != cell_params[s][k]}
-        assert differs == {tuple(key.split(".")) for key, v in cell.overrides.items()
-                           if reference[key.split(".")[0]][key.split(".")[1]] != v}, cell.stage
+        _, cell_params = grid.cell_params(None, cell.axis, cell.name)
+        changed = cell_params.all.model_dump()
+        differs = {(s, k) for s in reference for k in reference[s] if reference[s][k] != changed[s][k]}
+        allowed = {tuple(key.split(".")) for key in cell.overrides} | {("train", "lr"), ("model", "heads")}  # per method
+        assert differs <= allowed, cell.stage
 
 
 @pytest.mark.parametrize("section, message", [
     ({"method": ["event_only", "event_only"]}, "distinct"),
-    ({"schedule": ["sliding"]}, "schedule"),
-    ({"aux": {"No DA": {"domain_alignment": False, "mag": True, "mrp": True}}}, "aux"),
-    ({"aux": {"x": {"domain_alignment": False, "mag": True}}}, "mrp"),
+    ({"schedule": {"methods": ["tmkt"], "schedules": ["sliding"]}}, "schedule"),
+    ({"variant": {"No DA": {"loss": {"domain_alignment": False}}}}, "variant"),
     ({"event_ratio": {"methods": ["tmkt"], "fractions": [0.0]}}, "fractions"),
 ])
 def test_bad_grid_names_the_key(section, message):
@@ -77,39 +110,40 @@ def write_cell(root, folder, method, accs, epochs=2):
 
 @pytest.fixture
 def small_grid(tmp_path):
-    params = params_with(method=["event_only"], heads=[], schedule=["linear"], aux={},
-                         event_ratio={"methods": ["event_only", "tmkt"], "fractions": [1.0]})
+    params = params_with(method=["event_only"], control=[], schedule={"methods": ["tmkt"], "schedules": ["linear"]},
+                         variant={}, event_ratio={"methods": ["event_only", "tmkt"], "fractions": [1.0]})
     write_cell(tmp_path, layout.REFERENCE_CELL, "tmkt", [0.8, 0.82, 0.84])
     for i, cell in enumerate(grid.cells(params)):
-        method = cell.overrides.get("train.method", "tmkt")
-        write_cell(tmp_path, cell.folder, method, [0.5 + i / 10] * 3)
+        write_cell(tmp_path, cell.folder, cell.method, [0.5 + i / 10] * 3)
     return params, tmp_path
 
 
-def test_runs_axes_and_tables(small_grid):
+def test_runs_and_tables(small_grid):
     params, root = small_grid
     runs = layout.load_runs(grid.with_reference(params), root)
     assert len(runs) == 3 * 5 and set(runs["axis"]) == {"reference", "method", "schedule", "event_ratio"}
-    schedule = tables.axis_runs(runs, params, "schedule")
-    assert list(dict.fromkeys(schedule["value"])) == ["power", "linear"]  # the reference first
-    ratio = tables.axis_runs(runs, params, "event_ratio")
+    assert set(runs["label"]) == {"tmkt", "event_only", "tmkt (linear)", "event_only at 100 %", "tmkt at 100 %"}
+    ratio = tables.ratio_runs(runs, params)
     # each method's curve: its cell at 1.0 and its run at the reference fraction (tmkt: the train stage)
     assert sorted(ratio.groupby("method")["event_fraction"].unique().map(sorted).map(tuple)) == [(0.03, 1.0)] * 2
-    table = tables.cell_table(runs, 0.95)
+    table = tables.cell_table(runs, params)
     reference = table[table["axis"] == "reference"].iloc[0]
     assert reference["test_acc_mean"] == pytest.approx(0.82) and reference["test_acc_std"] == pytest.approx(0.02)
-    assert (table["seeds"] == 3).all()
-    head = tables.headline(table, "mnist_sim", 0.9)
+    assert (table["seeds"] == 3).all() and list(table["schedule"]) == ["power", "power", "linear", "power", "power"]
+    family = tables.comparison_table(runs, params)
+    assert list(family["comparison"]) == ["tmkt − event_only", "tmkt at 100 % − event_only at 100 %"]
+    assert family["diff"].iloc[0] == pytest.approx(0.82 - 0.5)
+    head = tables.headline(table, family, "mnist_sim")
     assert list(head["method"]) == ["tmkt", "event_only"] and head.iloc[0, -2] == 97.93
-    assert "− event_only (points, 90 % CI)" in head.columns  # the label follows base.confidence
+    assert head["− event_only (points, Holm-adjusted CI)"].iloc[0].startswith("+32.0 [")
     hist = layout.histories(runs[runs["axis"] == "method"], root)
     assert len(hist) == 3 * 2 and set(hist["method"]) == {"event_only"}
 
 
 def test_missing_cell_is_named(small_grid):
     params, root = small_grid
-    (root / "reports/ablate/schedule/linear/runs/runs.csv").unlink()
-    with pytest.raises(FileNotFoundError, match="schedule/linear"):
+    (root / "reports/ablate/schedule/tmkt-linear/runs/runs.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="schedule/tmkt-linear"):
         layout.load_runs(grid.with_reference(params), root)
 
 
@@ -119,7 +153,9 @@ def cell_params_stage(params_file: str) -> str:
 
 def test_cells_are_found_by_axis_and_name_with_their_parameters(tmp_path):
     params_file = tmp_path / "params.yaml"
-    params_file.write_text(layout.PARAMS.read_text())
+    raw = yaml.safe_load(layout.PARAMS.read_text())
+    raw["ablate"]["event_ratio"] = {"methods": ["event_only"], "fractions": [0.01]}
+    params_file.write_text(yaml.safe_dump(raw))
     cell, params = grid.cell_params(str(params_file), "event_ratio", "event_only-0.01", "{train.epochs: 2}")
     assert cell.folder == "reports/ablate/event_ratio/event_only-0.01" and cell.stage == "ablate-event_ratio@event_only-0.01"
     assert (params.train.method, params.scarcity.event_fraction, params.train.epochs) == ("event_only", 0.01, 2)
@@ -137,9 +173,9 @@ def test_executed_notebooks_by_stage(small_grid):
     cells = grid.with_reference(params)
     assert layout.executed_notebooks(cells, root) == {}
     for path in ("reports/notebooks/01_convert.ipynb", "reports/notebooks/02_train.ipynb",
-                 "reports/ablate/schedule/linear/02_train.ipynb"):
+                 "reports/ablate/schedule/tmkt-linear/02_train.ipynb"):
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_text("{}")
     assert {k: v.relative_to(root).as_posix() for k, v in layout.executed_notebooks(cells, root).items()} == {
         "convert": "reports/notebooks/01_convert.ipynb", "train": "reports/notebooks/02_train.ipynb",
-        "ablate-schedule@linear": "reports/ablate/schedule/linear/02_train.ipynb"}
+        "ablate-schedule@tmkt-linear": "reports/ablate/schedule/tmkt-linear/02_train.ipynb"}

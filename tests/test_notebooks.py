@@ -69,11 +69,12 @@ def test_train_notebook_trains_and_writes_metrics(reference):
 
 
 def test_figures_notebook_reads_every_cell(processed, reference):
-    """The figures notebook on a small grid whose cells the test trains in-process (tiny budget)."""
+    """The figures notebook on a small grid with a cell on every axis, whose cells the test trains in-process."""
     raw = config.apply_overrides(config.load().model_dump(), yaml.safe_load(TINY_TRAIN) | {
-        "ablate.method": ["event_only"], "ablate.schedule": ["linear"],
-        "ablate.aux": {"none": {"domain_alignment": True, "mag": False, "mrp": False}},
-        "ablate.event_ratio": {"methods": ["he2024"], "fractions": [1.0]},
+        "ablate.method": ["event_only", "he2024"], "ablate.control": ["joint"],
+        "ablate.schedule": {"methods": ["he2024", "tmkt"], "schedules": ["constant"]},
+        "ablate.variant": {"tmkt_shared": {"model": {"heads": "shared"}}},
+        "ablate.event_ratio": {"methods": ["event_only", "tmkt"], "fractions": [1.0]},
         "figures.ratios": [0.5], "figures.monte_carlo_samples": 200, "figures.gradient_draws": 3,
         "figures.gradient_batch": 4,
     })
@@ -90,18 +91,28 @@ def test_figures_notebook_reads_every_cell(processed, reference):
         figures_dir=str(figures), models_dir=str(processed / "models"), reports_root=str(processed))
     table = pd.read_csv(figures / "results.csv")
     assert len(table) == 1 + len(grid.cells(params)) and (table["seeds"] == 2).all()
-    assert set(table["axis"]) == {"reference", "method", "heads", "schedule", "aux", "event_ratio"}
-    # every cell is compared with event_only at its fraction except event_only itself (and he2024-1.0 with nothing)
-    compared = table.set_index("cell")["vs_event_only_seeds"]
-    assert compared["event_only"] == 0 and compared["separate"] == 2 and compared["he2024-1.0"] == 0
-    converged = pd.read_csv(figures / "convergence.csv")
-    assert len(converged) == 2 * len(table)
-    verdict = (figures / "convergence.md").read_text().split("\n")[0]
-    late = (~converged["converged"]).sum()
-    assert verdict.startswith(f"**All {len(converged)} runs converged**" if late == 0 else f"**⚠ {late} of {len(converged)} runs")
-    assert (figures / "findings.md").read_text().startswith("- `tmkt` is ")
-    for name in ("ablations", "event_ratio", "learning_curves", "cka_spike_rates", "gradient_variance", "mixed_sequence",
-                 "accuracy_energy"):
+    assert set(table["axis"]) == {"reference", "method", "control", "schedule", "variant", "event_ratio"}
+    # the comparison family: one row per comparison of the grid, Holm never below the raw p, one sentence each
+    family = pd.read_csv(figures / "comparisons.csv")
+    assert list(family["comparison"]) == [c.name for c in grid.comparisons(params)]
+    assert {"tmkt − he2024", "tmkt (constant) − he2024 (constant)", "tmkt_shared − tmkt",
+            "tmkt at 100 % − event_only at 100 %", "he2024 − joint"} <= set(family["comparison"])
+    assert (family["p_holm"] >= family["p"] - 1e-12).all() and set(family["verdict"]) <= {"above", "below", "not distinguishable"}
+    assert len((figures / "findings.md").read_text().splitlines()) == len(family)
+    # the realised mixing: sample-level replacement mixes no sequence inside, joint draws images only
+    shares = pd.read_csv(figures / "mix_shares.csv").set_index("label")
+    assert shares.loc["he2024", "mixed"] == 0 and shares.loc["joint", "image"] == 1
+    assert shares.loc["tmkt (constant)", "mixed"] > 0
+    # one row per run with the scarce subset it drew: a seed draws the same recordings in every cell at a fraction
+    per_seed = pd.read_csv(figures / "per_seed.csv")
+    at_headline = per_seed[per_seed["event_fraction"] == params.scarcity.event_fraction]
+    assert (at_headline.groupby("seed")["subset"].nunique() == 1).all() and at_headline["subset"].nunique() == 2
+    cells = pd.read_csv(figures / "convergence.csv")
+    assert len(cells) == 2 * len(table)
+    assert (figures / "convergence.md").read_text().startswith(("**All", "**⚠"))
+    assert (figures / "conclusions.md").read_text().startswith("## What these results show and what they do not")
+    for name in ("forest", "event_ratio", "learning_curves", "cka_spike_rates", "gradient_variance", "mixed_sequence",
+                 "accuracy_energy", "epoch_difference_reference", "step_weights", "loss_terms", "auxiliary_baselines"):
         assert (figures / f"{name}.png").stat().st_size > 1000, name
     assert "tmkt" in (figures / "headline.md").read_text()
     assert (processed / "models" / "reference.nir").stat().st_size > 1000

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from tmkt import config, grid
 from tmkt.results import convergence, tables
 from tmkt.stats import (PairedDifference, cell_metrics, detectable_difference, family_sentence, family_table, holm,
                         mean_interval, ordering, paired_difference)
@@ -84,57 +85,46 @@ def test_guards():
         convergence.convergence_table(history({("a", 1): [0.1, 0.2]}), ["cell", "seed"], tolerance=-0.1)
 
 
+def grid_params():
+    raw = config.load().model_dump()
+    raw["ablate"] |= dict(method=["event_only", "he2024"], control=[], schedule={"methods": [], "schedules": []},
+                          variant={"shared": {"model": {"heads": "shared"}}},
+                          event_ratio={"methods": ["event_only", "tmkt"], "fractions": [1.0]})
+    return config.parse(raw)
+
+
 def grid_runs(**tests: list[float]) -> pd.DataFrame:
-    """Runs of a small grid: name -> (axis, method, fraction) and per-seed test accuracies."""
-    where = {"reference": ("reference", "tmkt", 0.03), "event_only": ("method", "event_only", 0.03),
-             "he2024": ("method", "he2024", 0.03), "shared": ("heads", "tmkt", 0.03),
-             "event_only-1.0": ("event_ratio", "event_only", 1.0), "tmkt-1.0": ("event_ratio", "tmkt", 1.0)}
+    """Runs of the small grid of :func:`grid_params`: cell name -> per-seed test accuracies."""
+    cells = {c.name: c for c in grid.with_reference(grid_params())}
     rows = []
-    for cell, accs in tests.items():
-        axis, method, fraction = where[cell]
+    for name, accs in tests.items():
+        c = cells[name]
         for seed, acc in zip((1, 2, 3, 4, 5), accs):
-            rows.append(dict(axis=axis, cell=cell, method=method, event_fraction=fraction, seed=seed, test_acc=acc,
-                             val_acc=acc, test_acc_last=acc, train_seconds=1.0, best_epoch=3))
+            rows.append(dict(axis=c.axis, cell=c.name, label=c.label, method=c.method, event_fraction=c.event_fraction,
+                             seed=seed, test_acc=acc, val_acc=acc, test_acc_last=acc, train_seconds=1.0, best_epoch=3))
     return pd.DataFrame(rows)
 
 
-def test_cells_are_compared_with_the_baselines_at_their_own_fraction():
+def test_the_comparison_family_pairs_cells_at_their_own_fraction_and_corrects_them_together():
     runs = grid_runs(reference=[0.90, 0.91, 0.92, 0.93, 0.94], event_only=[0.85, 0.86, 0.87, 0.88, 0.89],
                      he2024=[0.90, 0.92, 0.91, 0.94, 0.93], shared=[0.95, 0.96, 0.97],
                      **{"event_only-1.0": [0.97, 0.97, 0.98], "tmkt-1.0": [0.96, 0.97, 0.97]})
-    table = tables.cell_table(runs, 0.95).set_index("cell")
-    assert table.at["reference", "vs_event_only_diff"] == pytest.approx(0.05)
-    assert table.at["reference", "vs_event_only_verdict"] == "above" and table.at["reference", "vs_event_only_seeds"] == 5
-    assert table.at["reference", "vs_he2024_verdict"] == "not distinguishable with 5 seeds"
-    assert table.at["event_only", "vs_event_only_seeds"] == 0  # not compared with itself
-    assert table.at["shared", "vs_reference_seeds"] == 3 and table.at["shared", "vs_reference_verdict"] == "above"
-    assert table.at["tmkt-1.0", "vs_event_only_diff"] == pytest.approx(-0.02 / 3)  # paired with event_only-1.0
-    assert table.at["tmkt-1.0", "vs_he2024_seeds"] == 0  # no he2024 run at 1.0
-    sentences = tables.findings(runs, 0.95)
+    family = tables.comparison_table(runs, grid_params()).set_index("comparison")
+    assert list(family.index) == ["tmkt − event_only", "he2024 − event_only", "tmkt − he2024", "shared − tmkt",
+                                  "tmkt at 100 % − event_only at 100 %"]
+    assert family.at["tmkt − event_only", "diff"] == pytest.approx(0.05) and family.at["tmkt − event_only", "n"] == 5
+    assert family.at["tmkt − event_only", "verdict"] == "above"  # the same +5 on every seed survives Holm
+    assert family.at["tmkt − he2024", "verdict"] == "not distinguishable"
+    assert family.at["shared − tmkt", "n"] == 3  # paired over the seeds both ran
+    assert family.at["tmkt at 100 % − event_only at 100 %", "diff"] == pytest.approx(-0.02 / 3)  # at its own fraction
+    # Holm: the adjusted p is never below the raw one, and the family is larger than any one comparison
+    assert (family["p_holm"] >= family["p"] - 1e-15).all() and (family["divisor"].max() == len(family))
+    sentences = tables.findings(family.reset_index())
     assert sentences[0].startswith("`tmkt` is above `event_only`: +5.0 points")
-    # each pair once: he2024 against event_only, not event_only against he2024 as well
-    assert sum("`he2024`" in s and "`event_only`" in s for s in sentences) == 1
-    assert any(s.startswith("TMKT's `heads` cell `shared` is above the reference") for s in sentences)
-    assert sentences[-1].startswith("with 100 % of the event data, `tmkt` is not distinguishable from `event_only`")
-    claims = tables.paper_claims(runs, 0.95).set_index("claim")["verdict"]
-    assert claims["tmkt above he2024"] == "not settled (not distinguishable with 5 seeds)"
+    assert len(sentences) == len(family) and "detects a difference of" in sentences[2]
+    claims = tables.paper_claims(family.reset_index()).set_index("claim")["verdict"]
+    assert claims["tmkt above he2024"].startswith("not settled (detectable: ")
     assert claims["tmkt above event_only"] == "reproduced" and claims["he2024 above event_only"] == "reproduced"
-
-
-def test_ablation_figure_is_the_same_picture_twice_and_leaves_the_global_generator_alone(tmp_path):
-    from tmkt import io
-    from tmkt.plots import results as result_plots
-
-    runs = pd.DataFrame(dict(value=["a"] * 5 + ["b"] * 5, test_acc=np.linspace(0.8, 0.9, 10)))
-    pictures = []
-    for caller_seed in (1, 2):  # whatever state the caller's generator is in
-        np.random.seed(caller_seed)
-        expected_next = np.random.random()
-        np.random.seed(caller_seed)
-        io.save_figure(tmp_path / f"{caller_seed}.png", result_plots.ablation_figure(runs, "a", "t", "x"))
-        assert np.random.random() == expected_next  # the caller's generator state is given back
-        pictures.append((tmp_path / f"{caller_seed}.png").read_bytes())
-    assert pictures[0] == pictures[1]
 
 
 def test_a_cells_metrics_carry_the_t_interval_of_its_mean_test_accuracy():

@@ -7,7 +7,7 @@ import importlib.util
 import pandas as pd
 import pytest
 
-from tmkt import config, layout
+from tmkt import config, grid, layout
 
 spec = importlib.util.spec_from_file_location("factors", layout.ROOT / "studies/factors.py")
 factors = importlib.util.module_from_spec(spec)
@@ -88,3 +88,42 @@ def test_every_method_gets_the_same_tuning_budget_and_the_best_mean_is_selected(
     for method, configurations in tuning.SPACE.items():  # every configuration is a valid params.yaml override
         for overrides in configurations:
             config.load(None, {"train.method": method} | overrides)
+    # every method the default trains is tuned, on seeds that evaluate nothing
+    params = config.load()
+    assert set(params.ablate.method + params.ablate.control + [params.train.method]) <= set(tuning.SPACE)
+    assert not set(tuning.TUNING_SEEDS) & set(params.base.seeds)
+
+
+def test_selection_noise_is_the_margin_over_the_runner_up_against_a_standard_error():
+    runs = pd.DataFrame(dict(method=["m"] * 6, configuration=["x", "x", "y", "y", "z", "z"], seed=[1, 2] * 3,
+                             val_acc=[0.80, 0.82, 0.85, 0.83, 0.84, 0.84]))
+    noise = tuning.selection_noise(tuning.select(runs)).iloc[0]
+    assert noise["selected"] == "y" and noise["margin"] == pytest.approx(0.0, abs=1e-9)  # y and z tie
+    pooled = ((0.02 ** 2 / 2 + 0.02 ** 2 / 2 + 0) / 3) ** 0.5  # std of x, y, z: 0.0141, 0.0141, 0
+    assert noise["standard_error"] == pytest.approx(100 * pooled / 2 ** 0.5)
+
+
+full = load_study("full")
+
+
+def test_the_full_profile_reads_the_defaults_cells_and_trains_only_the_others(tmp_path):
+    raw = full.profile_params()
+    profile, default = config.parse(raw), config.load()
+    shared, new = full.shared_cells(profile, default)
+    # every cell of the default grid is read from its runs; the profile adds cells, and changes none
+    assert {(c.axis, c.name) for c in shared} == {(c.axis, c.name) for c in grid.with_reference(default)}
+    assert not {(c.axis, c.name) for c in new} & {(c.axis, c.name) for c in shared}
+    assert {"ablate-schedule@tmkt-linear", "ablate-variant@tmkt_long", "ablate-event_ratio@joint-1.0"} <= {c.stage for c in new}
+    # the event-ratio curve: four methods at four fractions; the convergence check: both mixing methods, twice as long
+    assert len(profile.ablate.event_ratio.methods) == 4 and len(profile.ablate.event_ratio.fractions) == 4
+    long = {c.name: grid.cell_params(None, c.axis, c.name, {"ablate.variant": raw["ablate"]["variant"]})[1].train.epochs
+            for c in new if c.name.endswith("_long")}
+    assert long == {"he2024_long": 2 * default.train.epochs, "tmkt_long": 2 * default.train.epochs}
+    # the default's cells are linked, not copied; a default cell without runs is named before anything trains
+    root, work = tmp_path / "repo", tmp_path / "work"
+    (root / shared[0].folder / layout.RUNS).mkdir(parents=True)
+    (root / shared[0].folder / layout.RUNS / layout.RUNS_TABLE).write_text("seed\n1\n")
+    full.link_default(shared[:1], work, root)
+    assert (work / shared[0].folder).is_symlink() and (work / shared[0].folder / layout.RUNS / layout.RUNS_TABLE).is_file()
+    with pytest.raises(SystemExit, match=f"{shared[1].folder} has no runs"):
+        full.link_default(shared[:2], work, root)

@@ -121,6 +121,19 @@ def test_a_knob_a_method_does_not_read_keeps_its_runs(data, tmp_path):
     assert fingerprint("event_only", **{"train.crop_padding": 0}) != fingerprint("event_only")
 
 
+def test_rerunning_a_cell_after_a_knob_it_does_not_read_trains_nothing(data, tmp_path, capfd):
+    """What a DVC stage does when a parameter of its section changes that its method does not read: the stage runs,
+    finds every run already trained (same fingerprint) and only evaluates them."""
+    first = train_seeds(params_for("event_only"), data, tmp_path / "runs", tmp_path / "metrics.json", seeds=[1, 2],
+                        progress=False)
+    capfd.readouterr()
+    again = train_seeds(params_for("event_only", **{"loss.lambda_mag": 0.1, "mixup.schedule": "constant"}), data,
+                        tmp_path / "runs", tmp_path / "metrics.json", seeds=[1, 2], progress=False)
+    assert capfd.readouterr().err.count("already trained") == 2
+    pd.testing.assert_frame_equal(first.drop(columns=["train_seconds", "resumed"]),
+                                  again.drop(columns=["train_seconds", "resumed"]))
+
+
 def test_checkpoint_of_another_configuration_is_not_resumed(data, tmp_path):
     Trainer(params_for("tmkt"), data, tmp_path, seed=7).fit(progress=False, stop_after=1)
     other = Trainer(params_for("tmkt", **{"train.lr": 0.001}), data, tmp_path, seed=7)

@@ -105,7 +105,7 @@ def columns(table: pd.DataFrame, prefix: str) -> list[str]:
 def load_runs(cells, root: str | Path | None = None) -> pd.DataFrame:
     """One row per (cell, seed) of ``cells`` (``tmkt.grid.Cell``: the reference and the grid's cells).
 
-    Columns: axis, cell, event_fraction, folder, then the per-run metrics (method, seed, best_epoch, val_acc,
+    Columns: axis, cell, label (how tables name the cell), event_fraction, folder, then the per-run metrics (method, seed, best_epoch, val_acc,
     test_acc, ...). A cell that has not run yet is an error naming its folder.
     """
     root = ROOT if root is None else Path(root)
@@ -115,12 +115,12 @@ def load_runs(cells, root: str | Path | None = None) -> pd.DataFrame:
         raise FileNotFoundError(f"no {RUNS_TABLE} in {', '.join(missing)}: run their stages first (`dvc repro`)")
     tables = [
         pd.read_csv(root / c.folder / RUNS / RUNS_TABLE).assign(
-            axis=c.axis, cell=c.name, event_fraction=c.event_fraction, folder=c.folder
+            axis=c.axis, cell=c.name, label=c.label, event_fraction=c.event_fraction, folder=c.folder
         )
         for c in cells
     ]
     table = pd.concat(tables, ignore_index=True)
-    first = ["axis", "cell", "event_fraction", "folder"]
+    first = ["axis", "cell", "label", "event_fraction", "folder"]
     return table[first + [c for c in table if c not in first]]
 
 
@@ -131,10 +131,10 @@ def run_file(folder: str | Path, seed: int, name: str, root: str | Path | None =
 
 
 def histories(runs: pd.DataFrame, root: str | Path | None = None) -> pd.DataFrame:
-    """The per-epoch history of every run of a :func:`load_runs` table, with its axis, cell, method and seed."""
+    """The per-epoch history of every run of a :func:`load_runs` table, with its axis, cell, label, method and seed."""
     tables = [
         pd.read_csv(run_file(run.folder, run.seed, HISTORY, root)).assign(
-            axis=run.axis, cell=run.cell, method=run.method, seed=run.seed
+            axis=run.axis, cell=run.cell, label=run.label, method=run.method, seed=run.seed
         )
         for run in runs.itertuples()
     ]

@@ -6,44 +6,13 @@ comparisons (``tmkt.stats.family_table``).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from tmkt import layout
-from tmkt.plots.style import METHOD_COLORS, REFERENCE_COLOR
-
-
-@contextmanager
-def seeded_jitter(seed: int = 0):
-    """seaborn's strip-plot jitter draws from numpy's global generator: seed it for one plot, so that the same runs
-    give the same picture, and give the caller's generator state back afterwards."""
-    state = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        yield
-    finally:
-        np.random.set_state(state)
-
-
-def ablation_figure(runs: pd.DataFrame, reference: str, title: str, xlabel: str, ax: plt.Axes | None = None) -> plt.Figure:
-    """Test accuracy per axis value (column ``value``): seeds as dots, mean ± std as a bar; the reference in red."""
-    fig, ax = (plt.subplots(figsize=(5.5, 3.4)) if ax is None else (ax.figure, ax))
-    order = [reference] + [v for v in dict.fromkeys(runs["value"]) if v != reference]
-    palette = {v: REFERENCE_COLOR if v == reference else "0.45" for v in order}
-    data = runs.assign(test=100 * runs["test_acc"])
-    sns.pointplot(data=data, x="value", y="test", order=order, errorbar="sd", hue="value", palette=palette,
-                  linestyle="none", markers="_", markersize=18, capsize=0.25, legend=False, ax=ax)
-    with seeded_jitter():
-        sns.stripplot(data=data, x="value", y="test", order=order, hue="value", palette=palette, size=5, alpha=0.7,
-                      jitter=0.12, legend=False, ax=ax)
-    ax.set(xlabel=xlabel, ylabel="test accuracy (%)", title=title)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    return fig
+from tmkt.plots.style import METHOD_COLORS
 
 
 def ratio_curve_figure(runs: pd.DataFrame) -> plt.Figure:

@@ -10,9 +10,8 @@ import numpy as np
 
 EVENT_CMAP = "RdBu_r"
 #: One colour per method, in every figure of the compendium.
-METHOD_COLORS = {"event_only": "#7f7f7f", "finetune": "#9467bd", "he2024": "#1f77b4", "tmkt": "#d62728"}
-#: The reference cell (TMKT) in the ablation figures.
-REFERENCE_COLOR = METHOD_COLORS["tmkt"]
+METHOD_COLORS = {"event_only": "#7f7f7f", "finetune": "#9467bd", "joint": "#2ca02c", "he2024": "#1f77b4",
+                 "tmkt": "#d62728"}
 
 
 def polarity_image(frames) -> np.ndarray:

@@ -9,6 +9,10 @@ and the run counts as converged when ``g <= tolerance``: either its best-validat
 quarter (``g <= 0``), or the last quarter improves on everything before it by no more than the tolerance (the
 curve is flat there). A run whose curve still climbs at the end is not converged: its test accuracy measures how
 fast it learns, not where it ends.
+
+One run's gain is noisy (a maximum over noisy evaluations), so comparisons are gated per *cell*: a cell counts as
+converged when the mean of its runs' gains is at most the tolerance (:func:`cell_convergence`), and a comparison
+counts only between converged cells.
 """
 
 from __future__ import annotations
@@ -51,3 +55,31 @@ def convergence_table(histories: pd.DataFrame, by: list[str], tolerance: float) 
                    last_quarter_gain=gain, converged=bool(gain <= tolerance))
         )
     return pd.DataFrame(rows)
+
+
+def cell_convergence(runs: pd.DataFrame, by: list[str], tolerance: float) -> pd.DataFrame:
+    """Per cell (``by``, e.g. axis and cell) of a :func:`convergence_table`: epochs, the runs' best epochs, their mean
+    and largest last-quarter gain, how many runs pass on their own, and ``converged``: mean gain <= ``tolerance``."""
+    rows = []
+    for key, cell in runs.groupby(by, sort=False):
+        rows.append(dict(zip(by, key if isinstance(key, tuple) else (key,)))
+                    | dict(epochs=int(cell["epochs"].iloc[0]), last_quarter_from=int(cell["last_quarter_from"].iloc[0]),
+                           best_epochs=", ".join(map(str, cell["best_epoch"])),
+                           mean_gain=float(cell["last_quarter_gain"].mean()),
+                           largest_gain=float(cell["last_quarter_gain"].max()),
+                           runs_passing=f"{int(cell['converged'].sum())} of {len(cell)}",
+                           converged=bool(cell["last_quarter_gain"].mean() <= tolerance)))
+    return pd.DataFrame(rows)
+
+
+def verdict(cells: pd.DataFrame, tolerance: float) -> str:
+    """A sentence on a :func:`cell_convergence` table: whether every cell converged, and which did not."""
+    late = cells[~cells["converged"]]
+    points = 100 * tolerance
+    if late.empty:
+        return (f"**All {len(cells)} cells converged**: no cell's runs gain more than {points:g} points of validation "
+                "accuracy in their last quarter of epochs on average.")
+    names = ", ".join(f"`{r.axis}/{r.cell}` (+{100 * r.mean_gain:.1f})" for r in late.itertuples())
+    return (f"**⚠ {len(late)} of {len(cells)} cells did NOT converge**: their runs' validation accuracy still rose by "
+            f"more than {points:g} points on average in the last quarter of training, so the comparisons that involve "
+            f"them measure speed, not where training ends: {names}.")

@@ -32,9 +32,11 @@ import torch
 from torch import Tensor, nn
 
 from tmkt.method.losses import tet_loss
-from tmkt.method.mixup import STRATEGIES, mix
+from tmkt.method.mixup import STRATEGIES, expected_shares, mix
 from tmkt.method.models import Head, TwoStreamSNN
+from tmkt.results.tables import mix_shares
 from tmkt.results.trained import trained_model
+from tmkt.training.methods import Method
 
 
 def switch_and_ratio_samples(
@@ -173,3 +175,22 @@ def example_mixed_sequence(data, r_m: float = 0.5, candidates: int = 16) -> tupl
     switch_steps, _ = switch_and_ratio_samples(r_m, T, "timestep", candidates, torch.Generator().manual_seed(0))
     t0 = int(min(switch_steps, key=lambda t: abs(int(t) - T // 2)))
     return images[:, 0], events[:, 0], t0, int(row["label"])
+
+
+def mix_share_table(histories: pd.DataFrame, cell_params: dict, T: int) -> pd.DataFrame:
+    """Per cell with a second stream: the realised shares of pure-image, time-step-mixed and pure-event sequences
+    (``tmkt.results.tables.mix_shares``) beside the shares its schedule leads one to expect
+    (``tmkt.method.mixup.expected_shares``; joint training: all image). ``cell_params`` maps ``(axis, cell)`` to the
+    cell's parameters; ``histories`` carries a ``label`` column."""
+    realised = mix_shares(histories)
+    labels = histories.drop_duplicates(["axis", "cell"]).set_index(["axis", "cell"])["label"]
+    rows = []
+    for r in realised.itertuples(index=False):
+        params = cell_params[(r.axis, r.cell)]
+        strategy = Method.of(params).mixup
+        expected = expected_shares(strategy, params.mixup, T) if strategy else dict(image=1.0, mixed=0.0, event=0.0)
+        rows.append(dict(axis=r.axis, cell=r.cell, label=labels[(r.axis, r.cell)], method=r.method,
+                         schedule=params.mixup.schedule if strategy else "—", image=r.image, mixed=r.mixed,
+                         event=r.event, expected_image=expected["image"], expected_mixed=expected["mixed"],
+                         expected_event=expected["event"], sequences=r.sequences))
+    return pd.DataFrame(rows)

@@ -112,6 +112,41 @@ def train_runs(
         listener.join()
 
 
+@dataclass(frozen=True)
+class CellJob:
+    """One configuration to train once per seed into ``runs_dir/seed_<s>``, summarised into ``metrics_path``."""
+
+    params: Params
+    seeds: list[int]
+    runs_dir: Path
+    metrics_path: Path
+
+
+def train_cells(
+    cells: list[CellJob], data: ProcessedData, workers: int, progress: bool = True, label: str = "train"
+) -> list[pd.DataFrame]:
+    """Train every seed of every cell in one pool of ``workers`` processes (:func:`train_runs`), so the pool stays
+    full across cells; per cell, the run folders of seeds no longer listed are removed, and ``runs_dir/runs.csv``
+    (one row per seed) and ``metrics_path`` (:func:`tmkt.stats.cell_metrics`: mean ± std over seeds, what
+    ``dvc metrics`` shows) are written. Returns each cell's runs."""
+    jobs = []
+    for cell in cells:
+        wanted = {layout.seed_folder(cell.runs_dir, seed) for seed in cell.seeds}
+        for stale in layout.seed_folders(cell.runs_dir):
+            if stale not in wanted:
+                shutil.rmtree(stale)
+        jobs += [Run(cell.params, seed, layout.seed_folder(cell.runs_dir, seed)) for seed in cell.seeds]
+    metrics = iter(train_runs(jobs, data, workers, progress, label))
+    out = []
+    for cell in cells:
+        runs = pd.DataFrame([next(metrics) for _ in cell.seeds])
+        io.write_csv(Path(cell.runs_dir) / layout.RUNS_TABLE, runs.to_dict("records"))
+        io.write_json(cell.metrics_path, dict(method=cell.params.train.method,
+                                              **cell_metrics(runs, cell.params.base.confidence)))
+        out.append(runs)
+    return out
+
+
 def train_seeds(
     params: Params,
     data: ProcessedData,
@@ -121,20 +156,8 @@ def train_seeds(
     progress: bool = True,
     label: str = "train",
 ) -> pd.DataFrame:
-    """Train the configuration once per seed (``seeds``, default ``base.seeds``) into ``runs_dir/seed_<s>``.
-
-    Up to ``base.parallel_runs`` seeds train at once (:func:`train_runs`). Run folders of seeds no longer
-    listed are removed. Writes ``runs_dir/runs.csv`` (one row per seed) and ``metrics_path``
-    (:func:`tmkt.stats.cell_metrics`: mean ± std over seeds, what ``dvc metrics`` shows); returns the runs.
-    """
-    runs_dir = Path(runs_dir)
+    """Train the configuration once per seed (``seeds``, default ``base.seeds``) into ``runs_dir/seed_<s>``, up to
+    ``base.parallel_runs`` seeds at once; writes the cell's runs table and metrics (:func:`train_cells`)."""
     seeds = list(params.base.seeds if seeds is None else seeds)
-    wanted = {layout.seed_folder(runs_dir, seed) for seed in seeds}
-    for stale in layout.seed_folders(runs_dir):
-        if stale not in wanted:
-            shutil.rmtree(stale)
-    jobs = [Run(params, seed, layout.seed_folder(runs_dir, seed)) for seed in seeds]
-    runs = pd.DataFrame(train_runs(jobs, data, params.base.parallel_runs, progress, label))
-    io.write_csv(runs_dir / layout.RUNS_TABLE, runs.to_dict("records"))
-    io.write_json(metrics_path, dict(method=params.train.method, **cell_metrics(runs, params.base.confidence)))
-    return runs
+    job = CellJob(params, seeds, Path(runs_dir), Path(metrics_path))
+    return train_cells([job], data, params.base.parallel_runs, progress, label)[0]
