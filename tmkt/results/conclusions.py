@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from tmkt.config import Params
+from tmkt.results.convergence import points_text
 
 #: The questions of ``tmkt.grid.comparisons``, in the order the section answers them, with their headings.
 SECTIONS = (
@@ -81,12 +82,12 @@ def conclusions(family: pd.DataFrame, shares: pd.DataFrame, cells: pd.DataFrame,
     lines += ["**Against TMKT.** " + ("; ".join(_statement(r) for r in contra.itertuples(index=False)) + "."
                                       if len(contra) else "No comparison places TMKT below another cell."), ""]
     late = cells[~cells["converged"]]
-    tolerance = 100 * params.figures.convergence_tolerance
+    tolerance = points_text(params.figures.convergence_tolerance)
     lines += ["**Convergence.** " + (
-        f"Every cell converged by the criterion fixed before the runs (mean last-quarter gain ≤ {tolerance:g} points)."
+        f"Every cell converged by the criterion fixed before the runs (mean last-quarter gain ≤ {tolerance})."
         if late.empty else
         f"{len(late)} of {len(cells)} cells did not converge by the criterion fixed before the runs (mean last-quarter "
-        f"gain ≤ {tolerance:g} points): " + ", ".join(f"`{r.axis}/{r.cell}` (+{100 * r.mean_gain:.1f})"
+        f"gain ≤ {tolerance}): " + ", ".join(f"`{r.axis}/{r.cell}` (+{100 * r.mean_gain:.1f})"
                                                        for r in late.itertuples())
         + "; comparisons involving them measure how fast a method learns, not where it ends."), ""]
     sim = params.scarcity
@@ -98,7 +99,7 @@ def conclusions(family: pd.DataFrame, shares: pd.DataFrame, cells: pd.DataFrame,
               + f", T = {time_steps} time steps and a network of width ×{params.model.width:g}. The default's "
               "regime (scarce, noisy recordings) was chosen where earlier pilots found images to help at all "
               "(`studies/factors.py` separates the factors); how the orderings move with more recordings is the "
-              "data-ratio curve (`presets/full.yaml`), and nothing here speaks for the papers' datasets and scale. The reconstructed terms (MAG, MRP, shared heads) test "
+              "data-ratio curve of the full profile (`studies/full.yaml`), and nothing here speaks for the papers' datasets and scale. The reconstructed terms (MAG, MRP, shared heads) test "
               "this compendium's reading of the papers, not the papers' unreleased code.", ""]
     return "\n".join(lines)
 

@@ -72,14 +72,20 @@ def cell_convergence(runs: pd.DataFrame, by: list[str], tolerance: float) -> pd.
     return pd.DataFrame(rows)
 
 
+def points_text(fraction: float) -> str:
+    """An accuracy difference as text: ``0.01`` -> "1 point", ``0.02`` -> "2 points"."""
+    points = 100 * fraction
+    return f"{points:g} point" + ("" if points == 1 else "s")
+
+
 def verdict(cells: pd.DataFrame, tolerance: float) -> str:
     """A sentence on a :func:`cell_convergence` table: whether every cell converged, and which did not."""
     late = cells[~cells["converged"]]
-    points = 100 * tolerance
+    points = points_text(tolerance)
     if late.empty:
-        return (f"**All {len(cells)} cells converged**: no cell's runs gain more than {points:g} points of validation "
+        return (f"**All {len(cells)} cells converged**: no cell's runs gain more than {points} of validation "
                 "accuracy in their last quarter of epochs on average.")
     names = ", ".join(f"`{r.axis}/{r.cell}` (+{100 * r.mean_gain:.1f})" for r in late.itertuples())
     return (f"**⚠ {len(late)} of {len(cells)} cells did NOT converge**: their runs' validation accuracy still rose by "
-            f"more than {points:g} points on average in the last quarter of training, so the comparisons that involve "
+            f"more than {points} on average in the last quarter of training, so the comparisons that involve "
             f"them measure speed, not where training ends: {names}.")

@@ -186,7 +186,7 @@ def headline(table: pd.DataFrame, family: pd.DataFrame, dataset: str) -> pd.Data
             "− he2024 (points, Holm-adjusted CI)": against("he2024"),
         }
         | _energy_columns(rows)
-    ).merge(PAPER, on="method", how="left")
+    ).merge(PAPER, on="method", how="left").astype({"paper_top1": object}).fillna({"paper_top1": "", "paper_source": ""})
     return out.rename(
         columns={"paper_top1": "N-Caltech101, paper (VGG-SNN, T=10, 48×48): top-1 (%)", "paper_source": "source"}
     )
