@@ -5,7 +5,7 @@ with the same tuning seeds (:data:`TUNING_SEEDS`, disjoint from ``base.seeds``: 
 and none of them is an evaluation seed) at the default's budget and data. Everything else is the method as the
 default runs it: He et al.'s design as published (one head per stream), TMKT's reconstructed terms at their
 ``params.yaml`` weights (their value is tested by the ``tmkt_da_only`` and ``*_shared`` variants of
-``presets/full.yaml``, not tuned here, so no method gets more configurations than another).
+``studies/profiles/full.yaml``, not tuned here, so no method gets more configurations than another).
 
 Per method the learning rate with the best mean validation accuracy over the seeds is selected (ties: the first
 listed). The noise of that selection is shown beside it: the margin of the selected rate over the runner-up against

@@ -16,6 +16,9 @@ import flatbuffers
 import numpy as np
 from PIL import Image
 
+from tmkt.data.datasets.imagefiles import write_idx  # noqa: F401 (tests import it from here)
+
+
 def write_atis(path: Path, x, y, p, t) -> None:
     """ATIS 40-bit records: x (8 bits), y (8), polarity (1), timestamp (23), most significant first."""
     x, y, p, t = (np.asarray(v, dtype=np.int64) for v in (x, y, p, t))
@@ -35,13 +38,6 @@ def write_aedat2(path: Path, address, timestamp, version: str = "2.0") -> None:
 def dvs128_address(a: int, b: int, polarity_bit: int) -> int:
     """DVS128 address: polarity bit 0, first coordinate a in bits 1-7, second coordinate b in bits 8-14."""
     return (b << 8) | (a << 1) | polarity_bit
-
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """idx ubyte: 0x00 0x00 0x08 ndim, big-endian uint32 sizes, C-order bytes; gzip if the name ends .gz."""
-    raw = bytes([0, 0, 8, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes() + array.tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(gzip.compress(raw) if path.suffix == ".gz" else raw)
 
 
 def write_nmnist_tree(root: Path, labels: dict[str, list[int]], rng: np.random.Generator,

@@ -127,7 +127,9 @@ def test_step_weights_skip_cells_without_weights(rng):
 def test_loss_terms_one_panel_per_cell_and_no_all_nan_terms(rng):
     a, b = history("a", SEEDS, rng), history("b", SEEDS, rng, aux=False)
     b["da_loss"] = np.nan
-    fig = dynamics.loss_terms_figure(pd.concat([a, b]))
+    single = history("single", SEEDS, rng, aux=False)  # a single-stream cell: no term of its own, no panel
+    single[list(dynamics.LOSS_TERMS)] = np.nan
+    fig = dynamics.loss_terms_figure(pd.concat([a, b, single]))
     panels = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title() for ax in panels] == ["a", "b"]
     legend = {ax.get_title(): [t.get_text() for t in ax.get_legend().get_texts()] for ax in panels}

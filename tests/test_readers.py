@@ -117,6 +117,33 @@ def test_nmnist_missing_parts_show_expected_layout(nmnist_raw, remove):
     assert "Train/0/00002.bin" in str(err.value) and "garrickorchard.com" in str(err.value)
 
 
+def test_a_release_without_its_test_split_is_read_as_a_training_split(nmnist_raw):
+    shutil.rmtree(nmnist_raw / "N-MNIST/Test")
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (nmnist_raw / "MNIST" / name).unlink()
+    source = NMNIST(nmnist_raw, READERS)
+    assert {item.id for item in source.event_items()} == {"train/5/00001", "train/0/00002"}
+    assert {item.official_split for item in source.image_items()} == {"train"} and len(source.image_items()) == 3
+
+
+def test_the_subset_is_the_recordings_numbered_one_to_first_whatever_the_source_holds(nmnist_raw, tmp_path):
+    from tmkt.data.datasets.nmnist import write_subset
+
+    write_atis(nmnist_raw / "N-MNIST/Train/4/00003.bin", [2], [2], [1], [5])  # MNIST train[2] is a 4
+    out = tmp_path / "subset"
+    assert write_subset(nmnist_raw, out, first=2)["5"] == 1
+    source = NMNIST(out, READERS)  # training only: the test split is not written
+    assert {item.id for item in source.event_items()} == {"train/5/00001", "train/0/00002"}
+    np.testing.assert_array_equal(read_idx(out / "MNIST/train-images-idx3-ubyte"),
+                                  read_idx(nmnist_raw / "MNIST/train-images-idx3-ubyte.gz")[:2])
+    assert (out / "N-MNIST/Train/0/00002.bin").read_bytes() == (nmnist_raw / "N-MNIST/Train/0/00002.bin").read_bytes()
+    with pytest.raises(DatasetError, match="holds 3 digits; the subset needs the first 4"):
+        write_subset(nmnist_raw, out, first=4)
+    (nmnist_raw / "N-MNIST/Train/0/00002.bin").unlink()
+    with pytest.raises(DatasetError, match="1 of the 2 recordings .* Train/0/00002.bin"):
+        write_subset(nmnist_raw, out, first=2)
+
+
 def test_idx_truncated_or_wrong_magic_raises_naming_the_file(tmp_path):
     path = tmp_path / "t10k-images-idx3-ubyte.gz"
     write_idx(path, np.zeros((2, 3, 3), dtype=np.uint8))

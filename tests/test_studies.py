@@ -103,19 +103,20 @@ def test_selection_noise_is_the_margin_over_the_runner_up_against_a_standard_err
     assert noise["standard_error"] == pytest.approx(100 * pooled / 2 ** 0.5)
 
 
-full = load_study("full")
+profile = load_study("profile")
 
 
 def test_the_full_profile_reads_the_defaults_cells_and_trains_only_the_others(tmp_path):
-    raw = full.profile_params()
-    profile, default = config.parse(raw), config.load()
-    shared, new = full.shared_cells(profile, default)
+    prepare, raw = profile.read_profile("full")
+    assert prepare == {} and not profile.own_data(raw)
+    full, default = config.parse(raw), config.load()
+    shared, new = profile.shared_cells(full, default)
     # every cell of the default grid is read from its runs; the profile adds cells, and changes none
     assert {(c.axis, c.name) for c in shared} == {(c.axis, c.name) for c in grid.with_reference(default)}
     assert not {(c.axis, c.name) for c in new} & {(c.axis, c.name) for c in shared}
     assert {"ablate-schedule@tmkt-linear", "ablate-variant@tmkt_long", "ablate-event_ratio@joint-1.0"} <= {c.stage for c in new}
     # the event-ratio curve: four methods at four fractions; the convergence check: both mixing methods, twice as long
-    assert len(profile.ablate.event_ratio.methods) == 4 and len(profile.ablate.event_ratio.fractions) == 4
+    assert len(full.ablate.event_ratio.methods) == 4 and len(full.ablate.event_ratio.fractions) == 4
     long = {c.name: grid.cell_params(None, c.axis, c.name, {"ablate.variant": raw["ablate"]["variant"]})[1].train.epochs
             for c in new if c.name.endswith("_long")}
     assert long == {"he2024_long": 2 * default.train.epochs, "tmkt_long": 2 * default.train.epochs}
@@ -123,7 +124,19 @@ def test_the_full_profile_reads_the_defaults_cells_and_trains_only_the_others(tm
     root, work = tmp_path / "repo", tmp_path / "work"
     (root / shared[0].folder / layout.RUNS).mkdir(parents=True)
     (root / shared[0].folder / layout.RUNS / layout.RUNS_TABLE).write_text("seed\n1\n")
-    full.link_default(shared[:1], work, root)
+    profile.link_default(shared[:1], work, root)
     assert (work / shared[0].folder).is_symlink() and (work / shared[0].folder / layout.RUNS / layout.RUNS_TABLE).is_file()
     with pytest.raises(SystemExit, match=f"{shared[1].folder} has no runs"):
-        full.link_default(shared[:2], work, root)
+        profile.link_default(shared[:2], work, root)
+
+
+def test_the_real_recordings_profile_converts_its_own_data_from_the_subset():
+    prepare, raw = profile.read_profile("nmnist")
+    assert profile.own_data(raw) and raw["data"]["dataset"] == "nmnist"
+    assert prepare == {"nmnist_subset": {"source": "data/raw", "first": 1000}}
+    params = config.parse(raw)
+    # the default's grid and seeds on real recordings, as many per class as the default keeps
+    assert params.ablate == config.load().ablate and params.base.seeds == config.load().base.seeds
+    assert params.scarcity.event_per_class == 10
+    with pytest.raises(SystemExit, match="no profile 'nmist': expected one of full, nmnist"):
+        profile.read_profile("nmist")

@@ -175,9 +175,11 @@ def step_weights_figure(histories: pd.DataFrame) -> plt.Figure | None:
 
 # ------------------------------------------------------------------------------ loss terms
 def loss_terms_figure(histories: pd.DataFrame) -> plt.Figure:
-    """The epoch means (mean over seeds) of each loss term a cell trains, one panel per cell; terms without values
-    are left out, and a panel whose values span more than :data:`LOG_RANGE` gets a log-scale y."""
-    cells = list(histories["cell"].unique())
+    """The epoch means (mean over seeds) of each loss term a cell trains, one panel per cell with two streams (a
+    single-stream cell's loss is its one TET term, the history's ``loss``); terms without values are left out, and a
+    panel whose values span more than :data:`LOG_RANGE` gets a log-scale y."""
+    cells = [cell for cell, group in histories.groupby("cell", sort=False)
+             if any(_present(group, term) for term in LOSS_TERMS)]
     fig, axes = _grid(len(cells), width=4.2, height=3.2)
     for ax, cell in zip(axes, cells):
         group = histories[histories["cell"] == cell]
@@ -192,10 +194,7 @@ def loss_terms_figure(histories: pd.DataFrame) -> plt.Figure:
             _plain_log_y(ax)
         ax.set(title=str(cell), xlabel="epoch", ylabel="epoch mean of the term")
         ax.grid(alpha=0.3, which="major")
-        if plotted:
-            ax.legend(fontsize=7)
-        else:
-            ax.text(0.5, 0.5, "no loss terms", ha="center", va="center", transform=ax.transAxes)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 

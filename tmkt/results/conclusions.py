@@ -99,7 +99,7 @@ def conclusions(family: pd.DataFrame, shares: pd.DataFrame, cells: pd.DataFrame,
               + f", T = {time_steps} time steps and a network of width ×{params.model.width:g}. The default's "
               "regime (scarce, noisy recordings) was chosen where earlier pilots found images to help at all "
               "(`studies/factors.py` separates the factors); how the orderings move with more recordings is the "
-              "data-ratio curve of the full profile (`studies/full.yaml`), and nothing here speaks for the papers' datasets and scale. The reconstructed terms (MAG, MRP, shared heads) test "
+              "data-ratio curve of the full profile (`studies/profiles/full.yaml`), and nothing here speaks for the papers' datasets and scale. The reconstructed terms (MAG, MRP, shared heads) test "
               "this compendium's reading of the papers, not the papers' unreleased code.", ""]
     return "\n".join(lines)
 

@@ -77,6 +77,15 @@ def read_idx(path: Path) -> np.ndarray:
     return body.reshape(shape)
 
 
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """An unsigned-byte array as an idx file (the layout above; gzip-compressed if the name ends in ``.gz``)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    raw = bytes([0, 0, IDX_UBYTE, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes() + array.tobytes()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(raw) if path.suffix == ".gz" else raw)
+
+
 class _ArraysOnlyUnpickler(pickle.Unpickler):
     """Admits only what a pickled numpy array needs; anything else in the file is refused."""
 

@@ -17,10 +17,17 @@ label at its mapped index, otherwise :class:`~tmkt.data.datasets.base.DatasetErr
 ``pair_key`` is ``"<split>/<0-based MNIST index>"`` for both modalities.
 
 Events are read as stored (t: the recording's own microsecond clock; p: True = ON); see ``atis.py``.
+
+A release without its test split (no ``N-MNIST/Test`` and no ``t10k`` files) is read as a training split alone,
+whose recordings a run splits by identity. :func:`write_subset` writes such a release from any N-MNIST tree: the
+training recordings numbered ``1 .. first`` and the MNIST digits they record, so that a user of the full release
+and a user of a copy of the subset read exactly the same recordings (the compendium's real-data target reads
+``first = 1000``: 97, 116, 99, 93, 105, 92, 94, 117, 87, 100 recordings of the digits 0-9).
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +35,7 @@ import numpy as np
 from tmkt.config import ReaderOptions
 from tmkt.data.datasets.atis import read_atis_bin
 from tmkt.data.datasets.base import DatasetError, Item, ScannedItems
-from tmkt.data.datasets.imagefiles import find_idx, read_idx
+from tmkt.data.datasets.imagefiles import find_idx, read_idx, write_idx
 
 EVENT_FOLDER = "N-MNIST"
 IMAGE_FOLDER = "MNIST"
@@ -65,14 +72,22 @@ class NMNIST(ScannedItems):
         self._image_files: dict[str, Path] = {}
         self._labels: dict[str, np.ndarray] = {}
         self._images: dict[str, np.ndarray] = {}
-        for split, (_, prefix) in SPLITS.items():
+        for split in self._splits():
+            prefix = SPLITS[split][1]
             images = find_idx(self.raw_dir / IMAGE_FOLDER, f"{prefix}-images-idx3-ubyte")
             labels = find_idx(self.raw_dir / IMAGE_FOLDER, f"{prefix}-labels-idx1-ubyte")
             if images is None or labels is None:
                 raise _layout_error(f"missing {prefix}-images/labels idx files in {self.raw_dir / IMAGE_FOLDER}")
             self._image_files[split] = images
             self._labels[split] = read_idx(labels)
-        self._event_items = [item for split in SPLITS for item in self._scan_recordings(split)]
+        self._event_items = [item for split in self._splits() for item in self._scan_recordings(split)]
+
+    def _splits(self) -> tuple[str, ...]:
+        """Both official splits, or the training split alone when the release has no trace of the test split."""
+        test_folder, prefix = SPLITS["test"]
+        has_test = (self.raw_dir / EVENT_FOLDER / test_folder).exists() or any(
+            find_idx(self.raw_dir / IMAGE_FOLDER, f"{prefix}-{kind}-idx{d}-ubyte") for kind, d in (("images", 3), ("labels", 1)))
+        return tuple(SPLITS) if has_test else ("train",)
 
     def _scan_recordings(self, split: str) -> list[Item]:
         folder = self.raw_dir / EVENT_FOLDER / SPLITS[split][0]
@@ -137,3 +152,34 @@ class NMNIST(ScannedItems):
                 )
             self._images[split] = images
         return self._images[split][item.index].copy()
+
+
+def write_subset(source: Path, out: Path, first: int) -> dict[str, int]:
+    """A training-only N-MNIST release under ``out``: the training recordings of ``source`` numbered ``1 .. first``
+    (copied) and the first ``first`` MNIST training digits and labels. ``source`` may be the full release or a
+    subset holding at least these files; a missing recording or too few digits is an error naming what is missing.
+    Returns the recordings per digit."""
+    source, out = Path(source), Path(out)
+    train_folder, prefix = SPLITS["train"]
+    images = find_idx(source / IMAGE_FOLDER, f"{prefix}-images-idx3-ubyte")
+    labels = find_idx(source / IMAGE_FOLDER, f"{prefix}-labels-idx1-ubyte")
+    if images is None or labels is None:
+        raise _layout_error(f"missing {prefix}-images/labels idx files in {source / IMAGE_FOLDER}")
+    digits, label_array = read_idx(images), read_idx(labels)
+    if len(label_array) < first:
+        raise DatasetError(f"{labels} holds {len(label_array)} digits; the subset needs the first {first}")
+    wanted = {n: f"{train_folder}/{label_array[n - 1]}/{n:05d}.bin" for n in range(1, first + 1)}
+    missing = [name for name in wanted.values() if not (source / EVENT_FOLDER / name).is_file()]
+    if missing:
+        raise DatasetError(f"{len(missing)} of the {first} recordings are not under {source / EVENT_FOLDER}, "
+                           f"e.g. {', '.join(missing[:3])}")
+    if out.exists():
+        shutil.rmtree(out)
+    for name in wanted.values():
+        (out / EVENT_FOLDER / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / EVENT_FOLDER / name, out / EVENT_FOLDER / name)
+    for digit in DIGITS:  # a digit without a recording among the first still has its folder
+        (out / EVENT_FOLDER / train_folder / digit).mkdir(parents=True, exist_ok=True)
+    write_idx(out / IMAGE_FOLDER / f"{prefix}-images-idx3-ubyte", digits[:first])
+    write_idx(out / IMAGE_FOLDER / f"{prefix}-labels-idx1-ubyte", label_array[:first])
+    return {d: int((label_array[:first] == int(d)).sum()) for d in DIGITS}
