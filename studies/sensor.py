@@ -131,8 +131,7 @@ def report(comparison: pd.DataFrame, agreement: pd.DataFrame, maps: dict[str, np
     (xr, yr), (xs, ys) = centre(maps["real"]), centre(maps["simulated"])
     mean_r = float(np.corrcoef(maps["real"].ravel(), maps["simulated"].ravel())[0, 1])
     return "\n".join([
-        f"# The simulator against the sensor: {n} N-MNIST training recordings and their MNIST digits",
-        "",
+        f"{n} N-MNIST training recordings and the MNIST digits they record. "
         f"Simulator at params.yaml's `simulator:` (thresholds {cfg.threshold_on:g}/{cfg.threshold_off:g}, "
         f"signal_keep {cfg.signal_keep:g}, background {cfg.background_rate_hz:g} Hz, {cfg.hot_pixels} hot pixels at "
         f"{cfg.hot_pixel_rate_hz:g} Hz, refractory {cfg.refractory_us:g} us, saccades {cfg.saccade_ms:g} ms, "
