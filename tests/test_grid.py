@@ -136,6 +136,10 @@ def test_runs_and_tables(small_grid):
     head = tables.headline(table, family, "mnist_sim")
     assert list(head["method"]) == ["tmkt", "event_only"] and head.iloc[0, -2] == 97.93
     assert head["− event_only (points, Holm-adjusted CI)"].iloc[0].startswith("+32.0 [")
+    assert list(table["event_data"])[:2] == ["3 %", "3 %"] and tables.scarcity_text(None, 10) == "10 per class"
+    per_class = config.parse(config.apply_overrides(params.model_dump(), {"scarcity.event_fraction": None,
+                                                                          "scarcity.event_per_class": 10}))
+    assert tables.cell_table(runs.assign(event_fraction=None), per_class)["event_data"].iloc[0] == "10 per class"
     hist = layout.histories(runs[runs["axis"] == "method"], root)
     assert len(hist) == 3 * 2 and set(hist["method"]) == {"event_only"}
 

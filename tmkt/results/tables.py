@@ -66,15 +66,24 @@ def comparison_table(runs: pd.DataFrame, params: Params) -> pd.DataFrame:
 def cell_table(runs: pd.DataFrame, params: Params) -> pd.DataFrame:
     """One row per cell: axis, cell, its label, method, schedule, event fraction, seeds, mean/std of the summarised
     metrics and the mean best epoch."""
-    keys = ["axis", "cell", "method", "event_fraction"]
+    keys = ["axis", "cell", "method"]  # a cell's event fraction may be None (recordings kept per class)
     table = summarize(runs, by=keys).rename(columns={"test_acc_count": "seeds"})
     table["seeds"] = table["seeds"].astype(int)
+    table.insert(3, "event_fraction", runs.groupby(keys, sort=False)["event_fraction"].first().to_numpy())
     table["best_epoch_mean"] = runs.groupby(keys, sort=False)["best_epoch"].mean().to_numpy()
     cells = {(c.axis, c.name): c for c in grid.with_reference(params)}
     table.insert(2, "label", [cells[(a, c)].label for a, c in zip(table["axis"], table["cell"])])
     table.insert(4, "schedule", [cells[(a, c)].schedule for a, c in zip(table["axis"], table["cell"])])
+    table.insert(6, "event_data", [scarcity_text(f, params.scarcity.event_per_class) for f in table["event_fraction"]])
     order = {axis: i for i, axis in enumerate(AXIS_ORDER)}
     return table.sort_values("axis", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
+
+
+def scarcity_text(fraction: float | None, per_class: int | None) -> str:
+    """How many recordings a cell keeps, as text: "3 %" of each class's, or "10 per class"."""
+    if fraction is None or pd.isna(fraction):
+        return f"{per_class} per class"
+    return f"{100 * fraction:g} %"
 
 
 def per_seed_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -138,7 +147,7 @@ def readable(table: pd.DataFrame) -> pd.DataFrame:
             "cell": table["label"],
             "method": table["method"],
             "schedule": table["schedule"],
-            "event data": [f"{100 * f:g} %" for f in table["event_fraction"]],
+            "event data": table["event_data"],
             "test acc. (%)": _pm(table, "test_acc"),
             "val. acc. (%)": _pm(table, "val_acc"),
             "test acc., last epoch (%)": _pm(table, "test_acc_last"),
