@@ -1,6 +1,6 @@
 """The learning rate of every method, tuned with the same validation budget on seeds that evaluate nothing.
 
-Each method (``event_only``, ``finetune``, ``joint``, ``he2024``, ``tmkt``) gets the same four learning rates, trained
+Each method (``event_only``, ``finetune``, ``sim2real``, ``joint``, ``he2024``, ``tmkt``) gets the same four learning rates, trained
 with the same tuning seeds (:data:`TUNING_SEEDS`, disjoint from ``base.seeds``: each draws its own scarce recordings,
 and none of them is an evaluation seed) at the default's budget and data. Everything else is the method as the
 default runs it: He et al.'s design as published (one head per stream), TMKT's reconstructed terms at their
@@ -15,7 +15,9 @@ are the defaults of ``params.yaml`` (``train.lr``), where a comment says so.
 
 Writes ``reports/studies/tuning.csv`` (one row per run), ``tuning.md`` (mean ± std per configuration, the selection
 and its margin) and ``tuning.png`` atomically. Runs are checkpointed under ``data/studies/tuning``.
-Run: ``python studies/tuning.py`` (after ``dvc repro convert``).
+Run: ``python studies/tuning.py`` (after ``dvc repro convert``); ``--methods sim2real`` trains the methods named
+and keeps the other methods' rows of the existing ``tuning.csv`` (a method added later is tuned alike without
+retraining the others; git's history of ``tuning.csv`` says when each was trained).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ TUNING_SEEDS = (11, 12)
 LEARNING_RATES = (0.003, 0.006, 0.01, 0.02)
 #: Per method, the configurations tried (overrides of params.yaml); every method gets as many.
 SPACE: dict[str, list[dict]] = {
-    method: [{"train.lr": lr} for lr in LEARNING_RATES] for method in ("event_only", "finetune", "joint", "he2024", "tmkt")
+    method: [{"train.lr": lr} for lr in LEARNING_RATES] for method in ("event_only", "finetune", "sim2real", "joint", "he2024", "tmkt")
 }
 
 
@@ -58,10 +60,11 @@ def label(overrides: dict) -> str:
     return ", ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}" for key, value in short.items())
 
 
-def plan(seeds: list[int]) -> list[tuple[str, str, Run]]:
-    """(method, configuration label, run) for every configuration of :data:`SPACE` and seed."""
+def plan(seeds: list[int], methods: list[str]) -> list[tuple[str, str, Run]]:
+    """(method, configuration label, run) for every configuration of :data:`SPACE` of ``methods`` and seed."""
     out = []
-    for method, configurations in SPACE.items():
+    for method in methods:
+        configurations = SPACE[method]
         for overrides in configurations:
             params = config.load(None, {"train.method": method} | overrides)
             name = label(overrides)
@@ -120,18 +123,25 @@ def tuning_figure(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=3, help="runs trained at once")
+    parser.add_argument("--methods", nargs="+", choices=list(SPACE), default=list(SPACE),
+                        help="methods to train (default: all); the others' rows are kept from tuning.csv")
     args = parser.parse_args()
 
     params = config.load()
     if set(TUNING_SEEDS) & set(params.base.seeds):
         raise SystemExit(f"tuning seeds {TUNING_SEEDS} overlap base.seeds {params.base.seeds}: choose others")
     data = ProcessedData.load(layout.PROCESSED)
-    jobs = plan(list(TUNING_SEEDS))
+    jobs = plan(list(TUNING_SEEDS), args.methods)
     metrics = train_runs([run for *_, run in jobs], data, args.workers, progress=False)
     runs = pd.DataFrame(
         [dict(method=method, configuration=name, seed=m["seed"], val_acc=m["val_acc"], best_epoch=m["best_epoch"],
               epochs=m["epochs"]) for (method, name, _), m in zip(jobs, metrics, strict=True)]
     )
+    kept = OUT_DIR / "tuning.csv"
+    if set(args.methods) != set(SPACE) and kept.is_file():
+        earlier = pd.read_csv(kept)
+        earlier = earlier[~earlier["method"].isin(args.methods)]
+        runs = pd.concat([earlier, runs]).sort_values("method", key=lambda m: m.map(list(SPACE).index), kind="stable")
     table = select(runs)
     shown = table.assign(**{"val. acc. (%)": [pm(m, s) for m, s in zip(table["mean"], table["std"])]})
     shown = shown[["method", "configuration", "val. acc. (%)", "count", "selected"]].rename(columns={"count": "seeds"})

@@ -65,9 +65,9 @@ def test_params_are_frozen():
 
 def test_a_knob_given_per_method_takes_the_value_of_the_method_trained():
     raw = config.load().model_dump()
-    raw["train"]["lr"] = {"event_only": 0.02, "finetune": 0.003, "joint": 0.004, "he2024": 0.01, "tmkt": 0.005}
-    raw["model"]["heads"] = {"event_only": "separate", "finetune": "separate", "joint": "shared", "he2024": "shared", "tmkt": "separate"}
-    for method, lr, heads in (("event_only", 0.02, "separate"), ("joint", 0.004, "shared"), ("he2024", 0.01, "shared"),
+    raw["train"]["lr"] = {"event_only": 0.02, "finetune": 0.003, "sim2real": 0.007, "joint": 0.004, "he2024": 0.01, "tmkt": 0.005}
+    raw["model"]["heads"] = {"event_only": "separate", "finetune": "separate", "sim2real": "separate", "joint": "shared", "he2024": "shared", "tmkt": "separate"}
+    for method, lr, heads in (("event_only", 0.02, "separate"), ("sim2real", 0.007, "separate"), ("joint", 0.004, "shared"), ("he2024", 0.01, "shared"),
                               ("tmkt", 0.005, "separate")):
         params = config.parse(config.apply_overrides(raw, {"train.method": method}))
         assert (params.train.lr, params.model.heads) == (lr, heads)
@@ -76,9 +76,9 @@ def test_a_knob_given_per_method_takes_the_value_of_the_method_trained():
 
 
 @pytest.mark.parametrize("lr, message", [
-    ({"event_only": 0.02}, "train.lr is given per method but has no value for finetune, joint, he2024, tmkt"),
-    ({"evnt_only": 0.02, "finetune": 0.003, "joint": 0.004, "he2024": 0.01, "tmkt": 0.005}, "train.lr.evnt_only"),
-    ({"event_only": 2.0, "finetune": 0.003, "joint": 0.004, "he2024": 0.01, "tmkt": 0.005}, "train.lr.event_only = 2.0"),
+    ({"event_only": 0.02}, "train.lr is given per method but has no value for finetune, sim2real, joint, he2024, tmkt"),
+    ({"evnt_only": 0.02, "finetune": 0.003, "sim2real": 0.007, "joint": 0.004, "he2024": 0.01, "tmkt": 0.005}, "train.lr.evnt_only"),
+    ({"event_only": 2.0, "finetune": 0.003, "sim2real": 0.007, "joint": 0.004, "he2024": 0.01, "tmkt": 0.005}, "train.lr.event_only = 2.0"),
 ])
 def test_bad_per_method_knob_names_the_key(lr, message):
     raw = config.load().model_dump()

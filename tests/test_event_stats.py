@@ -148,16 +148,22 @@ def tiny_tree(root, labels=(3, 7, 3), digits_of_files=None) -> None:
 
 def test_study_on_a_tiny_tree_writes_both_tables_and_the_figure(tmp_path):
     tiny_tree(tmp_path / "raw")
-    comparison = sensor.run(tmp_path / "raw", tmp_path / "out", bins=3)
+    profile = tmp_path / "profile.yaml"
+    profile.write_text("data.dataset: nmnist\nsimulator.path: yx\nsimulator.background_rate_hz: 0.5\n")
+    comparison = sensor.run(tmp_path / "raw", tmp_path / "out", bins=3, profile=profile)
     table = pd.read_csv(tmp_path / "out/stats.csv", dtype={"id": str})
     assert sorted(zip(table["source"], table["id"], table["digit"])) == [
-        ("real", "00001", 3), ("real", "00003", 3), ("simulated", "00001", 3), ("simulated", "00003", 3)]
+        (source, number, 3) for source in ("default", "fitted", "real") for number in ("00001", "00003")]
     assert table[table["source"] == "real"]["count"].tolist() == [400, 400]
-    # the simulated recording of file n is MNIST row n - 1 simulated with default_rng([simulator.seed, n - 1])
-    cfg = config.load().simulator
+    # the simulated recording of file n is MNIST row n - 1 simulated with default_rng([simulator.seed, n - 1]), at
+    # params.yaml's simulator (default) and with the profile's simulator.* overrides (fitted)
     images = read_idx(tmp_path / "raw/MNIST/train-images-idx3-ubyte")
-    expected = [len(simulate(images[row], cfg, np.random.default_rng([cfg.seed, row]))) for row in (0, 2)]
-    assert table[table["source"] == "simulated"]["count"].tolist() == expected
+    for source, overrides in (("default", None), ("fitted", {"simulator.path": "yx",
+                                                             "simulator.background_rate_hz": 0.5})):
+        cfg = config.load(overrides=overrides).simulator
+        expected = [len(simulate(images[row], cfg, np.random.default_rng([cfg.seed, row]))) for row in (0, 2)]
+        assert table[table["source"] == source]["count"].tolist() == expected
+    assert {"mean_default", "mean_fitted", "spearman_fitted"} <= set(comparison.columns)
     assert "bin_3" in table and comparison.loc[comparison["statistic"] == "count", "mean_real"].item() == 400
     assert "| count " in (tmp_path / "out/comparison.md").read_text()
     assert (tmp_path / "out/sensor.png").stat().st_size > 10_000

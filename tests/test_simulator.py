@@ -8,7 +8,7 @@ from tonic.io import events_struct
 
 from tmkt import config
 from tmkt.config import SimulatorConfig
-from tmkt.data.datasets.simulator import make_sensor, simulate, simulate_many
+from tmkt.data.datasets.simulator import make_sensor, record_image, simulate, simulate_many
 
 NOISELESS = dict(log_noise_std=0.0, background_rate_hz=0.0, hot_pixels=0)
 
@@ -59,6 +59,64 @@ def test_polarity_follows_the_moving_edges():
     assert set(second["x"][~second["p"]]) == {8, 9, 10, 11}
     # Saccade 3 moves only in y, along the bar: nothing changes.
     assert len(third) == 0
+
+
+def _saccades(events, cfg):
+    saccade_us = int(cfg.saccade_ms * 1000)
+    return [events[(events["t"] >= i * saccade_us) & (events["t"] < (i + 1) * saccade_us)] for i in range(3)]
+
+
+def test_the_exchanged_path_moves_along_x_where_the_default_moves_along_y():
+    # The tall bar of the test above: saccade 3 moves only in y along the default path (nothing changes) and
+    # only in x along the exchanged one (A -> 0: the bar moves left by 4 px).
+    bar = np.ones((40, 4))
+    for path, third_fires in (("xy", False), ("yx", True)):
+        third = _saccades(simulate(bar, small_config(path=path, **NOISELESS), rng_for(0)), small_config())[2]
+        assert (len(third) > 0) == third_fires
+    # a wide bar is the mirror case: the exchanged path's saccade 3 moves along it
+    wide = np.ones((4, 40))
+    assert len(_saccades(simulate(wide, small_config(path="yx", **NOISELESS), rng_for(0)), small_config())[2]) == 0
+
+
+def test_darkening_polarity_puts_on_events_on_the_trailing_edge():
+    cfg = small_config(polarity="darkening", **NOISELESS)
+    first = _saccades(simulate(np.ones((40, 4)), cfg, rng_for(0)), cfg)[0]
+    assert set(first["x"][first["p"]]) == {4, 5, 6, 7}  # trailing columns: ON
+    assert set(first["x"][~first["p"]]) == {8, 9, 10, 11}
+
+
+def test_a_saccade_moves_only_in_its_moving_fraction_and_minimum_jerk_peaks_in_the_middle():
+    cfg = small_config(saccade_ms=40.0, moving_fraction=0.5, speed_profile="minimum_jerk", **NOISELESS)
+    events = simulate(blob_image(size=10), cfg, rng_for(0))
+    phase = (events["t"] / 1000.0 % cfg.saccade_ms) / cfg.saccade_ms  # position within the saccade, 0..1
+    step = cfg.step_ms / cfg.saccade_ms
+    assert len(events) > 0 and ((phase >= 0.25 - step) & (phase <= 0.75 + step)).all()
+    middle = ((phase >= 0.375) & (phase < 0.625)).sum()
+    assert middle > len(events) - middle  # the bell: more than half the events in the middle half of the motion
+    constant = small_config(saccade_ms=40.0, moving_fraction=0.5, **NOISELESS)
+    phase = (simulate(blob_image(size=10), constant, rng_for(0))["t"] / 1000.0 % 40.0) / 40.0
+    assert ((phase >= 0.375) & (phase < 0.625)).mean() < middle / len(events)
+
+
+def test_default_motion_is_piecewise_linear_through_the_vertices():
+    from tmkt.data.datasets.simulator import _path_times
+
+    times = np.arange(0.0, 90.01, 0.5)
+    assert _path_times(times, small_config()) is times  # constant speed over the whole saccade: t itself
+    warped = _path_times(times, small_config(moving_fraction=0.5, speed_profile="minimum_jerk"))
+    assert np.all(np.diff(warped) >= 0) and warped[0] == 0 and warped[-1] == 90.0
+    # at rest in the first quarter of every saccade (t = 0, 5; 30, 35; 60, 65 ms)
+    assert np.allclose(warped[[0, 10, 60, 70, 120, 130]], [0.0, 0.0, 30.0, 30.0, 60.0, 60.0])
+
+
+def test_a_recording_of_a_large_rgb_image_fits_the_canvas_and_is_repeatable():
+    cfg = small_config()
+    image = np.zeros((60, 90, 3), np.uint8)
+    image[20:40, 30:60, 1] = 255  # a green block: the value channel sees it
+    events = record_image(image, cfg, 3)
+    assert len(events) > 0 and events["x"].max() < cfg.canvas and events["y"].max() < cfg.canvas
+    assert np.array_equal(events, record_image(image, cfg, 3))
+    assert not np.array_equal(events, record_image(image, cfg, 4))
 
 
 def test_event_count_falls_as_the_threshold_rises():

@@ -9,7 +9,7 @@ from scipy import stats
 
 from tmkt import config, grid
 from tmkt.results import convergence, tables
-from tmkt.stats import (PairedDifference, cell_metrics, detectable_difference, family_sentence, family_table, holm,
+from tmkt.stats import (summarize, PairedDifference, cell_metrics, detectable_difference, family_sentence, family_table, holm,
                         mean_interval, ordering, paired_difference)
 
 
@@ -276,3 +276,9 @@ def test_forest_figure_has_one_labelled_row_per_comparison():
     taller = result_plots.forest_figure(pd.concat([table] * 3, ignore_index=True))
     assert taller.get_figheight() > fig.get_figheight()
     plt.close("all")
+
+
+def test_summary_keeps_a_group_whose_key_is_missing():
+    runs = pd.DataFrame(dict(cell=["a", "a", "b", "b"], fraction=[0.1, 0.1, None, None], test_acc=[0.5, 0.7, 0.6, 0.8]))
+    table = summarize(runs, by=["cell", "fraction"])
+    assert list(table["cell"]) == ["a", "b"] and table["test_acc_mean"].tolist() == pytest.approx([0.6, 0.7])

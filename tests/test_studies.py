@@ -6,6 +6,7 @@ import importlib.util
 
 import pandas as pd
 import pytest
+import yaml
 
 from tmkt import config, grid, layout
 
@@ -107,8 +108,8 @@ profile = load_study("profile")
 
 
 def test_the_full_profile_reads_the_defaults_cells_and_trains_only_the_others(tmp_path):
-    prepare, raw = profile.read_profile("full")
-    assert prepare == {} and not profile.own_data(raw)
+    prepare, raw, base = profile.read_profile("full")
+    assert prepare == {} and base is None and not profile.own_data(raw, yaml.safe_load(layout.PARAMS.read_text()))
     full, default = config.parse(raw), config.load()
     shared, new = profile.shared_cells(full, default)
     # every cell of the default grid is read from its runs; the profile adds cells, and changes none
@@ -124,19 +125,34 @@ def test_the_full_profile_reads_the_defaults_cells_and_trains_only_the_others(tm
     root, work = tmp_path / "repo", tmp_path / "work"
     (root / shared[0].folder / layout.RUNS).mkdir(parents=True)
     (root / shared[0].folder / layout.RUNS / layout.RUNS_TABLE).write_text("seed\n1\n")
-    profile.link_default(shared[:1], work, root)
+    profile.link_base(shared[:1], work, root)
     assert (work / shared[0].folder).is_symlink() and (work / shared[0].folder / layout.RUNS / layout.RUNS_TABLE).is_file()
-    with pytest.raises(SystemExit, match=f"{shared[1].folder} has no runs"):
-        profile.link_default(shared[:2], work, root)
+    with pytest.raises(SystemExit, match=f"{shared[1].folder} has no runs: run the base first"):
+        profile.link_base(shared[:2], work, root)
 
 
 def test_the_real_recordings_profile_converts_its_own_data_from_the_subset():
-    prepare, raw = profile.read_profile("nmnist")
-    assert profile.own_data(raw) and raw["data"]["dataset"] == "nmnist"
-    assert prepare == {"nmnist_subset": {"source": "data/raw", "first": 1000}}
-    params = config.parse(raw)
-    # the default's grid and seeds on real recordings, as many per class as the default keeps
-    assert params.ablate == config.load().ablate and params.base.seeds == config.load().base.seeds
-    assert params.scarcity.event_per_class == 10
+    prepare, raw, base = profile.read_profile("nmnist")
+    assert profile.own_data(raw, yaml.safe_load(layout.PARAMS.read_text())) and raw["data"]["dataset"] == "nmnist"
+    assert prepare == {"nmnist_subset": {"source": "data/raw", "first": 1000}} and base is None
+    params, default = config.parse(raw), config.load()
+    # the default's grid and seeds on real recordings, with sim-to-real transfer on the method axis beside them
+    assert params.base.seeds == default.base.seeds and params.data.simulated_images
+    assert params.ablate.method == default.ablate.method + ["sim2real"]
+    assert (params.ablate.control, params.ablate.schedule) == (default.ablate.control, default.ablate.schedule)
+    assert {"sim_only", "tmkt_sim"} <= set(params.ablate.variant)
+    questions = {c.question for c in grid.comparisons(params)}
+    assert "sim-to-real-vs-mixing" in questions and "timestep-vs-sample" in questions
     with pytest.raises(SystemExit, match="no profile 'nmist': expected one of full, nmnist"):
         profile.read_profile("nmist")
+
+
+def test_the_ratio_profile_extends_the_real_recordings_profile_and_trains_only_its_curve():
+    prepare, raw, base = profile.read_profile("nmnist_ratio")
+    base_raw = profile.read_profile("nmnist")[1]
+    assert base == "nmnist" and prepare == {} and not profile.own_data(raw, base_raw)
+    shared, new = profile.shared_cells(config.parse(raw), config.parse(base_raw))
+    assert {(c.axis, c.name) for c in shared} == {(c.axis, c.name) for c in grid.with_reference(config.parse(base_raw))}
+    assert {c.axis for c in new} == {"event_ratio"} and len(new) == 4 * 3
+    # the headline fraction is the base's own cells, so every method's curve runs through it
+    assert config.parse(raw).scarcity.event_fraction not in config.parse(raw).ablate.event_ratio.fractions

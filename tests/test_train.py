@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from tmkt import config
-from tmkt.data.datasets.base import Item
+from tmkt.data.datasets.base import DatasetError, Item
 from tmkt.data.processed import ProcessedData
 from tmkt.data.splits import build_manifest
 from tmkt.terminal import StageClock, duration
@@ -35,9 +35,13 @@ def data(tmp_path_factory) -> ProcessedData:
     for row, k in enumerate(labels):
         events[row, :, :, 2 * k : 2 * k + 3] += 0.7
         images[row, 2 * k : 2 * k + 3] = 255
+    simulated = rng.random((len(labels), T, 2, SIZE, SIZE)).astype(np.float16) * 0.3  # the images "recorded"
+    for row, k in enumerate(labels):
+        simulated[row, :, :, 2 * k : 2 * k + 3] += 0.5
     folder = tmp_path_factory.mktemp("processed")
     np.save(folder / "events.npy", events)
     np.save(folder / "images.npy", images)
+    np.save(folder / "simulated_images.npy", simulated)
     manifest.to_csv(folder / "manifest.csv", index=False)
     (folder / "meta.json").write_text(json.dumps(dict(dataset="synthetic", classes=[str(k) for k in range(CLASSES)])))
     return ProcessedData.load(folder)
@@ -52,7 +56,7 @@ def params_for(method: str, **extra):
     return config.parse(config.apply_overrides(config.load().model_dump(), overrides | extra))
 
 
-@pytest.mark.parametrize("method", ["event_only", "finetune", "joint", "he2024", "tmkt"])
+@pytest.mark.parametrize("method", ["event_only", "finetune", "sim2real", "joint", "he2024", "tmkt"])
 def test_every_method_trains_and_writes_its_outputs(method, data, tmp_path):
     metrics = Trainer(params_for(method), data, tmp_path, seed=1).fit(progress=False)
     history = pd.read_csv(tmp_path / "history.csv")
@@ -67,18 +71,67 @@ def test_every_method_trains_and_writes_its_outputs(method, data, tmp_path):
     # every loss term on its own, where the method has it; MAG and MRP beside their constant predictors
     has = {term: history[term].notna().all() for term in ("tet_mixed", "tet_event", "da_loss", "mag_loss",
                                                           "mag_base_loss", "mrp_loss", "mrp_base_loss")}
-    assert has == {"tet_mixed": two_streams, "tet_event": two_streams, "da_loss": method in ("he2024", "tmkt"),
+    assert has == {"tet_mixed": two_streams, "tet_event": method not in ("finetune", "sim2real"), "da_loss": method in ("he2024", "tmkt"),
                    "mag_loss": method == "tmkt", "mag_base_loss": method == "tmkt", "mrp_loss": method == "tmkt",
                    "mrp_base_loss": method == "tmkt"}
     assert history["r_m"].notna().all() == (method in ("he2024", "tmkt"))
     if method == "joint":  # the images unmixed: every sequence is pure image (no switch before T + 1)
         switch = [c for c in history if c.startswith("switch_t")]
         assert (history[switch[:-1]] == 0).all().all() and (history[switch[-1]] > 0).all()
-    if method == "finetune":
+    if method in ("finetune", "sim2real"):  # the event term only once the recordings train
         assert list(history["phase"]) == ["image", "image", "event"]
+        assert history["tet_event"].isna().tolist() == [True, True, False]
     if method == "he2024":  # sample-level replacement: a sample is all events (t* = 1) or all image (none)
         inner = [c for c in history if c.startswith("switch_t")][1:-1]
         assert (history[inner] == 0).all().all()
+
+
+def test_sim2real_and_a_simulated_second_stream_train_on_the_simulated_recordings(data, tmp_path, monkeypatch):
+    drawn = []
+    appearance = ProcessedData.appearance
+
+    def spy(self, rows, kind="images"):
+        drawn.append(kind)
+        return appearance(self, rows, kind)
+
+    monkeypatch.setattr(ProcessedData, "appearance", spy)
+    Trainer(params_for("sim2real"), data, tmp_path / "s2r", seed=1).fit(progress=False)
+    assert drawn and set(drawn) == {"simulated"}
+    drawn.clear()
+    Trainer(params_for("tmkt", **{"train.appearance": "simulated"}), data, tmp_path / "tmkt", seed=1).fit(progress=False)
+    assert drawn and set(drawn) == {"simulated"}
+    drawn.clear()
+    Trainer(params_for("finetune"), data, tmp_path / "ft", seed=1).fit(progress=False)
+    assert set(drawn) == {"images"}
+
+
+def test_training_on_simulated_recordings_that_were_not_converted_names_the_knob(data, tmp_path):
+    folder = tmp_path / "processed"
+    folder.mkdir()
+    for name in ("events.npy", "images.npy", "manifest.csv", "meta.json"):
+        (folder / name).write_bytes((data.folder / name).read_bytes())
+    without = ProcessedData.load(folder)
+    with pytest.raises(DatasetError, match="simulated_images.npy: set data.simulated_images: true"):
+        Trainer(params_for("sim2real"), without, tmp_path / "run", seed=1).fit(progress=False)
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_the_simulated_stream_counts_in_a_run_identity_only_where_it_is_read(data):
+    from tmkt.training.checkpoints import fingerprint
+    from tmkt.training.methods import effective_config
+
+    assert "appearance" not in effective_config(params_for("event_only"))["train"]
+    assert effective_config(params_for("tmkt", **{"train.appearance": "simulated"}))["train"]["appearance"] == "simulated"
+    # event-only training does not read the simulated recordings: their file does not enter its fingerprint
+    before = fingerprint(params_for("event_only"), 1, data.folder), fingerprint(params_for("sim2real"), 1, data.folder)
+    path = data.folder / "simulated_images.npy"
+    original = path.read_bytes()
+    try:
+        np.save(path, np.zeros_like(np.load(path)))
+        after = fingerprint(params_for("event_only"), 1, data.folder), fingerprint(params_for("sim2real"), 1, data.folder)
+    finally:
+        path.write_bytes(original)
+    assert after[0] == before[0] and after[1] != before[1]
 
 
 def test_same_seed_same_run_and_other_seed_differs(data, tmp_path):
@@ -158,6 +211,10 @@ def test_stage_report_says_what_resumes_and_how_long_is_left(capfd):
     assert lines[2] == "[ablate-aux@none] seed 2: resuming from its checkpoint after epoch 1 of 3"
     assert lines[3].startswith("[ablate-aux@none] seed 2 · epoch 2/3 · val 0.500 · ") and lines[3].endswith(" left")
     assert lines[4].endswith("elapsed, done")  # 6 epochs: 4 in checkpoints, 2 trained now
+    # a pool of runs of different lengths names them all
+    mixed = runs + [Run(params_for("tmkt", **{"train.epochs": 6}), 3, Path("unused"))]
+    StageReport("profile", mixed, workers=2)
+    assert capfd.readouterr().err.splitlines()[0] == "[profile] 3 runs of 3 or 6 epochs, 2 at a time"
 
 
 def test_stage_clock_estimates_the_time_left_from_the_rate_after_start_up():
@@ -242,3 +299,21 @@ def test_device_names_are_validated():
     assert config.load(None, {"base.device": "cuda:2"}).base.device == "cuda:2"
     with pytest.raises(config.ParamsError, match="base.device = 'gpu'"):
         config.load(None, {"base.device": "gpu"})
+
+
+def test_transfer_tests_every_run_on_real_and_on_simulated_recordings_of_the_test_digits(data, tmp_path):
+    from tmkt.results import transfer
+
+    params = params_for("event_only")
+    for seed in (1, 2):
+        Trainer(params, data, tmp_path / "runs" / f"seed_{seed}", seed=seed).fit(progress=False)
+    runs = transfer.transfer_runs({"event_only": (tmp_path / "runs", params.model)}, data)
+    assert sorted(zip(runs["seed"], runs["tested_on"])) == [(1, "real"), (1, "simulated"), (2, "real"), (2, "simulated")]
+    # on the real test recordings, the transfer table's accuracy is the run's own test accuracy
+    real = runs[runs["tested_on"] == "real"].set_index("seed")["test_acc"]
+    own = {s: json.loads((tmp_path / "runs" / f"seed_{s}" / "metrics.json").read_text())["test_acc"] for s in (1, 2)}
+    assert real.to_dict() == pytest.approx(own)
+    sets = transfer.test_sets(data)
+    assert sets["simulated"][0].shape[1] == len(data.rows("image", "test"))
+    table = transfer.transfer_table(runs, 0.95)
+    assert list(table["tested on"]) == ["real", "simulated"] and set(table["seeds"]) == {2}

@@ -28,7 +28,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tmkt import layout
 
 # ------------------------------------------------------------------------------------- option sets
-Method = Literal["event_only", "finetune", "joint", "he2024", "tmkt"]  #: tmkt.training.methods
+Method = Literal["event_only", "finetune", "sim2real", "joint", "he2024", "tmkt"]  #: tmkt.training.methods
+#: What the second stream of joint, he2024 and tmkt is made of: the images as static frames, or the simulator's
+#: recordings of them (tmkt.data.processed.ProcessedData.appearance)
+Appearance = Literal["images", "simulated"]
+SaccadePath = Literal["xy", "yx"]  #: the simulator's triangle, or x and y exchanged (tmkt.data.datasets.simulator)
+SpeedProfile = Literal["constant", "minimum_jerk"]  #: speed along each saccade (tmkt.data.datasets.simulator)
+SignalPolarity = Literal["brightening", "darkening"]  #: what fires a simulated ON event
 Schedule = Literal["power", "linear", "cosine", "constant"]  #: r_m over training, tmkt.method.mixup
 Heads = Literal["separate", "shared"]  #: classifier heads of the two-stream model, tmkt.method.models
 Arch = Literal["vgg_snn", "resnet18_snn", "scnn"]  #: trunks, tmkt.method.models
@@ -126,6 +132,7 @@ class DataConfig(Section):
     split: SplitFractions
     split_seed: int = Field(ge=0)
     max_per_class: int | None = Field(ge=1)
+    simulated_images: bool
 
 
 class SimulatorConfig(Section):
@@ -144,6 +151,10 @@ class SimulatorConfig(Section):
     hot_pixels: int = Field(ge=0)
     hot_pixel_rate_hz: NonNegative
     signal_keep: float = Field(gt=0, le=1)
+    path: SaccadePath
+    speed_profile: SpeedProfile
+    moving_fraction: float = Field(gt=0, le=1)
+    polarity: SignalPolarity
     seed: int = Field(ge=0)
 
 
@@ -179,8 +190,9 @@ class TrainConfig(Section):
     lr: PerMethod[Annotated[float, Field(gt=0, le=1)]]
     weight_decay: NonNegative
     warmup_epochs: int = Field(ge=0)
-    finetune_image_fraction: Unit
+    finetune_image_fraction: float = Field(gt=0, le=1)  # 1: images (or their recordings) alone
     stream_batching: StreamBatching
+    appearance: Appearance
     tet_lambda: float = Field(ge=0, le=1)
     crop_padding: int = Field(ge=0, le=64)
     eval_batch_size: int = Field(ge=1)

@@ -71,11 +71,6 @@ class Cell:
         return f"{layout.EXECUTED}/02_train.ipynb" if self.axis == "reference" else f"{self.folder}/02_train.ipynb"
 
     @property
-    def headline(self) -> bool:
-        """Whether it is a headline cell (the reference or the ``method`` axis: every seed)."""
-        return self.axis in ("reference", "method")
-
-    @property
     def label(self) -> str:
         """How tables, figures and sentences name it: its method, with its schedule, variant name or event
         fraction where it has one."""
@@ -182,6 +177,8 @@ def comparisons(params: Params) -> list[Comparison]:
     2. He et al. and TMKT against joint training (what mixing and alignment add to simply training on both);
     3. TMKT against He et al. at every schedule both ran, and at every event fraction both ran (time-step
        mixup against sample-level replacement, matched);
+    3b. sim-to-real transfer (``sim2real``) against He et al. and TMKT at every event fraction they share
+       (converting the images into events against mixing them in);
     4. every variant against the cell of its method (a control or a reconstruction);
     5. every method of the event-ratio axis against event-only training at the same fraction.
     """
@@ -197,6 +194,10 @@ def comparisons(params: Params) -> list[Comparison]:
         partner = mixing.get(("he2024", schedule, fraction))
         if method == "tmkt" and partner is not None:
             out.append(Comparison(c, partner, "timestep-vs-sample"))
+    headline_or_ratio = {(c.method, c.event_fraction): c for c in every if c.axis in METHOD_AXES + ("event_ratio",)}
+    out += [Comparison(c, headline_or_ratio[(m, fraction)], "sim-to-real-vs-mixing")
+            for (method, fraction), c in headline_or_ratio.items() if method == "sim2real"
+            for m in ("he2024", "tmkt") if (m, fraction) in headline_or_ratio]
     out += [Comparison(c, by_method[c.method], "variant") for c in every if c.axis == "variant" and c.method in by_method]
     ratio = {(c.method, c.event_fraction): c for c in every if c.axis == "event_ratio"}
     out += [Comparison(c, ratio[("event_only", f)], "images") for (m, f), c in ratio.items()

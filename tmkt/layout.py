@@ -42,6 +42,8 @@ IMAGE_VALUES: str = "images.npy"
 MANIFEST: str = "manifest.csv"
 META: str = "meta.json"
 PROCESSED_FILES: tuple[str, ...] = (EVENT_FRAMES, IMAGE_VALUES, MANIFEST, META)
+#: The simulator's recordings of the images, as event frames aligned with ``images.npy`` (``data.simulated_images``)
+SIMULATED_FRAMES: str = "simulated_images.npy"
 
 # ------------------------------------------------------------------------------ cells and runs
 REFERENCE_CELL: str = "reports/train"  #: the train stage's folder

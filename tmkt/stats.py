@@ -35,7 +35,7 @@ SUMMARISED = ("val_acc", "test_acc", "test_acc_last", "train_seconds", "synops",
 def summarize(runs: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
     """Mean, std and count of :data:`SUMMARISED` over the rows of ``runs`` (grouped by ``by`` if given)."""
     cols = [c for c in SUMMARISED if c in runs]
-    groups = runs[by + cols].groupby(by, sort=False) if by else runs[cols].groupby(lambda _: 0)
+    groups = runs[by + cols].groupby(by, sort=False, dropna=False) if by else runs[cols].groupby(lambda _: 0)
     table = groups.agg(["mean", "std", "count"])
     table.columns = [f"{c}_{stat}" for c, stat in table.columns]
     return table.reset_index(drop=not by)

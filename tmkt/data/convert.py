@@ -7,6 +7,9 @@ Outputs (written into a temporary folder that replaces ``data/processed`` only o
 - ``images.npy``  uint8 (N_i, H, W): the HSV value channel of each image (×255), centred on the sensor
   canvas where the recording framed it that way (MNIST family), resized to H×W. It is repeated to
   2 channels × T steps at load time (``tmkt.data.processed``);
+- ``simulated_images.npy``  float16 (N_i, T, 2, H, W), only with ``data.simulated_images``: a simulated
+  recording of every image (``tmkt.data.datasets.simulator.record_image``, ``simulator:``), framed like the
+  recordings; row i records image row i;
 - ``manifest.csv``  one row per item: modality, row (index into its array), id, class_name, label,
   pair_key, official_split, split, n_events, duration_ms (events only);
 - ``meta.json``  dataset, classes, shapes, the data parameters.
@@ -30,10 +33,11 @@ from tqdm import tqdm
 
 from tmkt import io, layout
 from tmkt.terminal import duration, say
-from tmkt.config import DataConfig, Params
+from tmkt.config import DataConfig, Params, SimulatorConfig
 from tmkt.data import frames
 from tmkt.data.datasets import open_source
 from tmkt.data.datasets.base import Item, Source
+from tmkt.data.datasets.simulator import record_image
 from tmkt.data.splits import build_manifest
 
 
@@ -54,11 +58,11 @@ def cap_per_class(items: list[Item], max_per_class: int | None) -> list[Item]:
 _WORKER: dict = {}
 
 
-def _init_worker(source: Source, data: DataConfig | None) -> None:
+def _init_worker(source: Source, data: DataConfig | None, simulator: SimulatorConfig | None = None) -> None:
     """Set up a forked pool worker. One torch thread: the workers already fill the cores, and a forked child
     that enters an OpenMP pool its parent had started (any earlier torch op, e.g. in a notebook) hangs."""
     torch.set_num_threads(1)
-    _WORKER.update(source=source, data=data)
+    _WORKER.update(source=source, data=data, simulator=simulator)
 
 
 def worker_state() -> tuple[Source, DataConfig | None]:
@@ -66,14 +70,28 @@ def worker_state() -> tuple[Source, DataConfig | None]:
     return _WORKER["source"], _WORKER["data"]
 
 
+def _framed(events: np.ndarray, sensor: tuple[int, int, int] | None, data: DataConfig) -> np.ndarray:
+    """A recording as the stage's float16 (T, 2, H, W) frames; ``sensor`` None: binned on its own extent."""
+    sensor = sensor or (int(events["x"].max()) + 1, int(events["y"].max()) + 1, 2)
+    counts = frames.to_frames(events, sensor, data.time_bins).astype(np.float32)
+    resized = frames.resize(counts, (data.height, data.width))
+    return frames.normalize(resized, data.frame_norm, data.clip_max).astype(np.float16)
+
+
 def _event_frames(item: Item) -> tuple[np.ndarray, int, float]:
     source, data = worker_state()
     events = source.read_events(item)
-    sensor = source.sensor_size or (int(events["x"].max()) + 1, int(events["y"].max()) + 1, 2)  # own extent
-    counts = frames.to_frames(events, sensor, data.time_bins).astype(np.float32)
-    resized = frames.resize(counts, (data.height, data.width))
     duration_us = float(events["t"].max() - events["t"].min()) if len(events) else 0.0
-    return frames.normalize(resized, data.frame_norm, data.clip_max).astype(np.float16), len(events), duration_us
+    return _framed(events, source.sensor_size, data), len(events), duration_us
+
+
+def _simulated_frames(job: tuple[Item, int]) -> np.ndarray:
+    """The simulator's recording of image ``job[0]`` (row ``job[1]``) as frames on the simulator's canvas."""
+    source, data = worker_state()
+    item, row = job
+    simulator = _WORKER["simulator"]
+    events = record_image(source.read_image(item), simulator, row)
+    return _framed(events, (simulator.canvas, simulator.canvas, 2), data)
 
 
 def _image_value(item: Item) -> np.ndarray:
@@ -95,8 +113,8 @@ def centre_on_canvas(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return canvas
 
 
-def map_items(fn, items: list[Item], source: Source, data: DataConfig | None, workers: int, desc: str,
-              progress: bool) -> list:
+def map_items(fn, items: list, source: Source, data: DataConfig | None, workers: int, desc: str,
+              progress: bool, simulator: SimulatorConfig | None = None) -> list:
     """``[fn(item) for item in items]`` in order, in ``workers`` forked processes (in this one when ``workers <= 1``).
 
     ``fn`` is a module-level function of one item that takes ``source`` and ``data`` from :func:`worker_state`:
@@ -105,12 +123,12 @@ def map_items(fn, items: list[Item], source: Source, data: DataConfig | None, wo
     """
     bar = dict(total=len(items), desc=desc, disable=not progress, unit="item")
     if workers <= 1:
-        _WORKER.update(source=source, data=data)
+        _WORKER.update(source=source, data=data, simulator=simulator)
         return [fn(it) for it in tqdm(items, **bar)]
     import multiprocessing as mp
 
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"), initializer=_init_worker,
-                             initargs=(source, data)) as pool:
+                             initargs=(source, data, simulator)) as pool:
         return list(tqdm(pool.map(fn, items, chunksize=32), **bar))
 
 
@@ -119,7 +137,7 @@ class ConvertResult:
     manifest: pd.DataFrame
     meta: dict
     out_dir: Path
-    timings: dict[str, float]  # seconds per step: index_and_split_s, events_s, images_s, write_s
+    timings: dict[str, float]  # seconds per step: index_and_split_s, events_s, images_s, [simulated_s,] write_s
 
 
 def convert(params: Params, out_dir: Path, workers: int | None = None, progress: bool = True) -> ConvertResult:
@@ -155,6 +173,14 @@ def convert(params: Params, out_dir: Path, workers: int | None = None, progress:
     timings["images_s"] = time.perf_counter() - start
     say(f"[convert] {len(image_items)} images -> value channels in {duration(timings['images_s'])}")
 
+    simulated = None
+    if data.simulated_images:
+        start = time.perf_counter()
+        simulated = np.stack(map_items(_simulated_frames, list(zip(image_items, range(len(image_items)))), source,
+                                       data, workers, "images -> simulated recordings", progress, params.simulator))
+        timings["simulated_s"] = time.perf_counter() - start
+        say(f"[convert] {len(image_items)} images -> simulated recordings in {duration(timings['simulated_s'])}")
+
     classes = manifest.drop_duplicates("label").sort_values("label")["class_name"].tolist()
     meta = dict(
         dataset=source.name,
@@ -169,6 +195,8 @@ def convert(params: Params, out_dir: Path, workers: int | None = None, progress:
     with io.atomic_dir(out_dir) as tmp:
         np.save(tmp / layout.EVENT_FRAMES, event_frames)
         np.save(tmp / layout.IMAGE_VALUES, images)
+        if simulated is not None:
+            np.save(tmp / layout.SIMULATED_FRAMES, simulated)
         manifest.to_csv(tmp / layout.MANIFEST, index=False)
         io.write_json(tmp / layout.META, meta)
     timings["write_s"] = time.perf_counter() - start

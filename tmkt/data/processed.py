@@ -2,7 +2,9 @@
 
 **Pairing** (docs/method.md §2): every time an event sample is used, it is paired with an image of the same
 class drawn uniformly from the *training* image pool. The image's value channel becomes the appearance
-sequence ``x_a^t = (V, V)`` for every t: shape (T, B, 2, H, W), like the events.
+sequence ``x_a^t = (V, V)`` for every t: shape (T, B, 2, H, W), like the events. With
+``train.appearance: simulated`` (and for ``sim2real``) the drawn image enters as the simulator's recording of it
+instead (``simulated_images.npy``, written by the convert stage with ``data.simulated_images``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class ProcessedData:
     manifest: pd.DataFrame
     meta: dict
     folder: Path  #: where the arrays were read from (worker processes re-open them)
+    simulated: np.ndarray | None = None  #: float16 (N_i, T, 2, H, W): a simulated recording per image, if converted
 
     @classmethod
     def load(cls, folder: str | Path) -> "ProcessedData":
@@ -45,6 +48,8 @@ class ProcessedData:
             manifest=manifest,
             meta=json.loads((folder / layout.META).read_text()),
             folder=folder,
+            simulated=np.load(folder / layout.SIMULATED_FRAMES, mmap_mode="r")
+            if (folder / layout.SIMULATED_FRAMES).is_file() else None,
         )
 
     @property
@@ -75,13 +80,28 @@ class ProcessedData:
 
     def event_frames(self, rows: np.ndarray) -> torch.Tensor:
         """Recordings ``rows`` as a float32 (T, B, 2, H, W) tensor."""
-        return torch.from_numpy(np.array(self.events[rows], dtype=np.float32)).transpose(0, 1)
+        return _time_major(self.events, rows)
 
     def draw_images(self, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """For each label, the row of a uniformly drawn training image of that class."""
         return np.array([self.image_pool[k][rng.integers(len(self.image_pool[k]))] for k in labels])
 
-    def appearance(self, image_rows: np.ndarray) -> torch.Tensor:
-        """Images ``image_rows`` as the appearance sequence: V/255 on both channels at all T steps, (T, B, 2, H, W)."""
+    def require_simulated(self) -> np.ndarray:
+        """The simulated recordings of the images; a clear error if the convert stage did not write them."""
+        if self.simulated is None:
+            raise DatasetError(f"{self.folder} has no {layout.SIMULATED_FRAMES}: set data.simulated_images: true "
+                               "and re-run the convert stage to train on simulated recordings of the images")
+        return self.simulated
+
+    def appearance(self, image_rows: np.ndarray, kind: str = "images") -> torch.Tensor:
+        """Images ``image_rows`` as the appearance sequence, (T, B, 2, H, W): V/255 on both channels at all T steps
+        (``kind`` "images"), or the simulator's recordings of them ("simulated")."""
+        if kind == "simulated":
+            return _time_major(self.require_simulated(), image_rows)
         value = torch.from_numpy(self.images[image_rows].astype(np.float32) / 255.0)  # (B, H, W)
         return value[None, :, None].expand(self.time_steps, -1, 2, -1, -1).contiguous()
+
+
+def _time_major(frames: np.ndarray, rows: np.ndarray) -> torch.Tensor:
+    """Rows of a (N, T, 2, H, W) frame array as a float32 (T, B, 2, H, W) tensor."""
+    return torch.from_numpy(np.array(frames[rows], dtype=np.float32)).transpose(0, 1)

@@ -11,7 +11,7 @@ import numpy as np
 EVENT_CMAP = "RdBu_r"
 #: One colour per method, in every figure of the compendium.
 METHOD_COLORS = {"event_only": "#7f7f7f", "finetune": "#9467bd", "joint": "#2ca02c", "he2024": "#1f77b4",
-                 "tmkt": "#d62728"}
+                 "tmkt": "#d62728", "sim2real": "#ff7f0e"}
 
 
 def polarity_image(frames) -> np.ndarray:

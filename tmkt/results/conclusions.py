@@ -18,6 +18,7 @@ from tmkt.results.convergence import points_text
 #: The questions of ``tmkt.grid.comparisons``, in the order the section answers them, with their headings.
 SECTIONS = (
     ("timestep-vs-sample", "Time-step mixup against sample-level replacement (matched schedules)"),
+    ("sim-to-real-vs-mixing", "Sim-to-real transfer against mixing"),
     ("images", "What the images buy"),
     ("mixing", "What mixing and alignment add to joint training"),
     ("variant", "Controls and reconstructions"),
@@ -96,10 +97,14 @@ def conclusions(family: pd.DataFrame, shares: pd.DataFrame, cells: pd.DataFrame,
     lines += ["**What they do not show.** These runs use " + share + f" of `{dataset}`"
               + (", recordings the compendium's own simulator makes from the very digits they are paired with "
                  "(a proxy for a sensor, not a sensor)" if dataset == "mnist_sim" else "")
-              + f", T = {time_steps} time steps and a network of width ×{params.model.width:g}. The default's "
-              "regime (scarce, noisy recordings) was chosen where earlier pilots found images to help at all "
-              "(`studies/factors.py` separates the factors); how the orderings move with more recordings is the "
-              "data-ratio curve of the full profile (`studies/profiles/full.yaml`), and nothing here speaks for the papers' datasets and scale. The reconstructed terms (MAG, MRP, shared heads) test "
-              "this compendium's reading of the papers, not the papers' unreleased code.", ""]
+              + f", T = {time_steps} time steps and a network of width ×{params.model.width:g}. "
+              + ("The default's regime (scarce, noisy recordings) was chosen where earlier pilots found images to help "
+                 "at all (`studies/factors.py` separates the factors). " if dataset == "mnist_sim" else "")
+              + "How the orderings move with more recordings is "
+              + ("the data-ratio curve above" if params.ablate.event_ratio.fractions else
+                 "the data-ratio curve of the profiles (`studies/profiles/full.yaml` on the simulated default, "
+                 "`studies/profiles/nmnist_ratio.yaml` on real N-MNIST)")
+              + ", and nothing here speaks for the papers' datasets and scale. The reconstructed terms (MAG, MRP, shared "
+              "heads) test this compendium's reading of the papers, not the papers' unreleased code.", ""]
     return "\n".join(lines)
 

@@ -35,6 +35,7 @@ QUESTIONS = {
     "images": "what the images buy (against event-only training)",
     "mixing": "what mixing and alignment add to joint training",
     "timestep-vs-sample": "time-step mixup against sample-level replacement, matched",
+    "sim-to-real-vs-mixing": "the images converted into events (sim2real) against mixing them in",
     "variant": "a control or reconstruction against its method's headline cell",
 }
 

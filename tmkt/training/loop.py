@@ -127,6 +127,8 @@ class Trainer:
         self.params, self.data, self.seed = params, data, seed
         self.out_dir = Path(out_dir)
         self.method = Method.of(params)
+        if self.method.appearance == "simulated":
+            data.require_simulated()
         self.world = distributed.current()  # one process, or this rank of a torchrun run
         self.device = resolve_device(params.base.device)
         if self.device.type == "cuda" and self.world.size > 1:
@@ -192,8 +194,9 @@ class Trainer:
         self.model.train()
         with autocast(self.device, self.params.train.precision):
             if epoch < self.image_epochs:
-                images = data.appearance(data.draw_images(class_ids, rng))[:, share]
-                result = single_stream_step(self.model, transfer(images, self.device), labels, self.params)
+                images = data.appearance(data.draw_images(class_ids, rng), self.method.appearance)[:, share]
+                result = single_stream_step(self.model, transfer(images, self.device), labels, self.params,
+                                            recordings=False)
             else:
                 events = data.event_frames(manifest.loc[rows, "row"].to_numpy())  # mixed on the CPU, moved once
                 events = random_crop(events, self.params.train.crop_padding, rng)
@@ -202,7 +205,7 @@ class Trainer:
                 else:
                     s = (epoch * self.steps_per_epoch + step) / max(1, self.total_steps - 1)
                     r_m = ratio_schedule(self.params.mixup, s) if self.method.mixup else None
-                    images = data.appearance(data.draw_images(class_ids, rng))
+                    images = data.appearance(data.draw_images(class_ids, rng), self.method.appearance)
                     result = mixed_step(self.method, self.model, self.alignment, images, events, labels, r_m, gen,
                                         self.params, share)
         self.optimizer.zero_grad(set_to_none=True)

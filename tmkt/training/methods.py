@@ -8,11 +8,18 @@
 - ``finetune``: the first ``train.finetune_image_fraction`` of the epochs train on images
   (``L_TET(event head, x_a)``), the rest on recordings, as ``event_only``; one optimiser and LR schedule
   throughout.
+- ``sim2real`` (I2E-style sim-to-real transfer, a peer of mixing): ``finetune`` with the simulator's recordings
+  of the images (``data.simulated_images``) in place of the images: pre-train on simulated events, then train
+  on the recordings. ``train.finetune_image_fraction = 1`` trains on simulated events alone (train on
+  simulated, test on real).
 - ``he2024``: He et al. (2024): sample-level sliding replacement (each sample all-event with probability
   ``r_m``, else all-image), ``L = L_TET(mixed head, x_m) + L_TET^{1-w}(event head, x_e) + lambda_DA L_DA``
   with learnable step weights ``w_t = sigmoid(eta_t)`` (the event CE of step t weighted by ``1 - w_t``).
 - ``tmkt``: time-step mixup (docs/method.md §3) and ``L = L_TET(x_m) + L_TET(x_e) + lambda_DA L_DA
   + lambda_MAG L_MAG + lambda_MRP L_MRP``, each auxiliary term switchable in ``loss:``.
+
+The second stream of ``joint``, ``he2024`` and ``tmkt`` is made of the images or of the simulator's recordings of
+them (``train.appearance``: time-step mixup of simulated and real events, say).
 
 Every method augments the recordings it trains on alike (``train.crop_padding``, before any mixing).
 Each step function returns the event-stream output (whose accuracy is the training accuracy), the loss
@@ -43,7 +50,8 @@ class Method:
     name: str
     two_streams: bool  #: a second (image or mixed) stream beside the recordings
     mixup: str | None  #: how the second stream mixes images with events: "timestep", "sample" or None
-    image_phase: bool  #: the first epochs train on images (finetune)
+    image_phase: bool  #: the first epochs train on images (finetune) or their simulated recordings (sim2real)
+    appearance: str  #: what the images enter as: "images" or "simulated" (their simulator recordings)
     domain_alignment: bool
     da_weighting: str  #: CKA step weights: "learnable" (w_t = sigmoid(eta_t)) or "fixed" (w_t = 1)
     mag: bool
@@ -51,14 +59,17 @@ class Method:
 
     @classmethod
     def of(cls, params: Params) -> "Method":
-        name, loss = params.train.method, params.loss
+        name, loss, second = params.train.method, params.loss, params.train.appearance
         if name == "tmkt":
-            return cls(name, True, "timestep", False, loss.domain_alignment, loss.da_step_weights, loss.mag, loss.mrp)
+            return cls(name, True, "timestep", False, second, loss.domain_alignment, loss.da_step_weights, loss.mag,
+                       loss.mrp)
         if name == "he2024":
-            return cls(name, True, "sample", False, True, "learnable", False, False)
+            return cls(name, True, "sample", False, second, True, "learnable", False, False)
         if name == "joint":
-            return cls(name, True, None, False, False, "fixed", False, False)
-        return cls(name, False, None, name == "finetune", False, "fixed", False, False)
+            return cls(name, True, None, False, second, False, "fixed", False, False)
+        image_phase = name in ("finetune", "sim2real")
+        return cls(name, False, None, image_phase, "simulated" if name == "sim2real" else "images", False, "fixed",
+                   False, False)
 
     @property
     def weights_event_loss(self) -> bool:
@@ -73,7 +84,7 @@ def effective_config(params: Params) -> dict:
     changing it retrains only the runs that read it."""
     method, loss, mixup = Method.of(params), params.loss, params.mixup
     train = params.train.model_dump(exclude={"method"} | (set() if method.image_phase else {"finetune_image_fraction"})
-                                    | (set() if method.two_streams else {"stream_batching"}))
+                                    | (set() if method.two_streams else {"stream_batching", "appearance"}))
     model = params.model.model_dump(exclude=set() if method.two_streams else {"heads"})
     out = dict(method=method.name, scarcity=params.scarcity.model_dump(), model=model, train=train)
     if method.mixup is not None:
@@ -105,10 +116,13 @@ class Step:
     cka: torch.Tensor | None = None  #: per time step: CKA of the two streams (mixed steps)
 
 
-def single_stream_step(model: TwoStreamSNN, frames: torch.Tensor, labels: torch.Tensor, params: Params) -> Step:
-    """The event head on one stream (recordings, or images in finetune's image phase): ``L_TET``."""
+def single_stream_step(model: TwoStreamSNN, frames: torch.Tensor, labels: torch.Tensor, params: Params,
+                       recordings: bool = True) -> Step:
+    """The event head on one stream (``recordings``, or the images in finetune's and sim2real's first phase):
+    ``L_TET``, logged as the event stream's term where the stream is the recordings."""
     out = model(frames, head="event")
-    return Step(out, tet_loss(out.logits, labels, lam=params.train.tet_lambda, phi=params.model.v_th))
+    loss = tet_loss(out.logits, labels, lam=params.train.tet_lambda, phi=params.model.v_th)
+    return Step(out, loss, dict(tet_event=loss.detach()) if recordings else {})
 
 
 def mixed_step(

@@ -61,8 +61,9 @@ class StageReport:
     def __init__(self, label: str, runs: list["Run"], workers: int):
         self.label = label
         self.clock = StageClock(total=sum(run.params.train.epochs for run in runs), warmup=workers)
-        say(f"[{label}] {len(runs)} run{'s' * (len(runs) != 1)} of {runs[0].params.train.epochs} epochs, "
-            f"{workers} at a time")
+        lengths = sorted({run.params.train.epochs for run in runs})
+        epochs = " or ".join(map(str, lengths)) if len(lengths) > 1 else str(lengths[0])
+        say(f"[{label}] {len(runs)} run{'s' * (len(runs) != 1)} of {epochs} epochs, {workers} at a time")
 
     def __call__(self, event: RunEvent) -> None:
         if event.val_acc is not None:

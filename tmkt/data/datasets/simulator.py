@@ -1,8 +1,15 @@
 """ESIM-style event-camera simulator: N-MNIST-like recordings of a static image moved in three saccades.
 
 Scene. A grey image I(u, v) in [0, 1] of size h x w lies on an S x S sensor (S = ``canvas``) and moves
-by the displacement d(t) = (d_x, d_y), piecewise linear through (0, 0), (A, A/2), (0, A), (0, 0) at
-t = 0, tau, 2 tau, 3 tau (A = ``amplitude_px``, tau = ``saccade_ms``; one saccade per triangle side). The
+by the displacement d(t) = (d_x, d_y) through the vertices V_0 .. V_3 = (0, 0), (A, A/2), (0, A), (0, 0) at
+t = 0, tau, 2 tau, 3 tau (A = ``amplitude_px``, tau = ``saccade_ms``; one saccade per triangle side; ``path: yx``
+exchanges x and y: (0, 0), (A/2, A), (A, 0), (0, 0)). Within saccade i, at u = t / tau - i in [0, 1],
+
+    d(t) = V_i + g(w) (V_{i+1} - V_i),     w = clip((u - (1 - f) / 2) / f, 0, 1),
+
+with f = ``moving_fraction`` (the saccade moves during the middle f of its tau and rests before and after) and
+g(w) = w (``speed_profile: constant``) or g(w) = 10 w^3 - 15 w^4 + 6 w^5 (``minimum_jerk``: speed rises and
+falls smoothly, zero at both ends). At f = 1 and constant speed, d is piecewise linear in t. The
 image's top-left corner is at o + d(t) with o = ((S - w - A)/2, (S - h - A)/2): the path's bounding box
 [0, A]^2 is centred, so the image is centred at d = (A/2, A/2) and a 28 x 28 digit moved by A = 6 just
 fills a 34 x 34 sensor, as in N-MNIST. Parts of the image moved off the sensor are cropped.
@@ -21,7 +28,8 @@ Events. The reference starts at R_0 = L_0. At step k, with D = L_k - R_{k-1},
 
     n+ = floor(D / C+) if D > 0,     n- = floor(-D / C-) if D < 0,     R_k = R_{k-1} + n+ C+ - n- C-,
 
-and the step emits n+ ON or n- OFF events. With L linear between rendered steps, the j-th of them
+and the step emits n+ ON or n- OFF events (``polarity: brightening``; ``darkening`` exchanges the two, so that
+ON events trail a bright moving edge, as N-MNIST's recordings are labelled: reports/studies/sensor). With L linear between rendered steps, the j-th of them
 (j = 1 .. n) is at the crossing of the level l_j = R_{k-1} +- j C+-:
 
     t = t_{k-1} + (t_k - t_{k-1}) (l_j - L_{k-1}) / (L_k - L_{k-1}),     floored to integer microseconds.
@@ -59,6 +67,9 @@ from tmkt.data.datasets.base import as_events
 #: (trailing zero words do not change numpy's seed), so a plain ``default_rng(seed)`` sensor would share
 #: its stream with recording 0; a spawn key keeps the two apart.
 _SENSOR_STREAM = 0x5E5
+#: Spawn key of the recordings of images (:func:`record_image`): apart from the sensor's and from the
+#: ``default_rng([seed, i])`` streams of ``mnist_sim``'s recordings, so the two recordings of a digit differ.
+_IMAGE_STREAM = 0x1A6E
 
 #: How pool workers start. fork starts them in milliseconds, where spawn re-imports tmkt (and through tonic,
 #: torch) in every worker for seconds and needs an ``if __name__ == "__main__"`` guard in scripts. Workers
@@ -97,6 +108,8 @@ def simulate(image: np.ndarray, cfg: SimulatorConfig, rng: np.random.Generator) 
     log_frames = _log_intensity(_as_unit_image(image), cfg, times_ms, rng)
 
     pixel, on, t_ms = _signal_events(log_frames, times_ms, sensor)
+    if cfg.polarity == "darkening":
+        on = ~on
     t_us = np.minimum(np.floor(t_ms * 1000.0).astype(np.int64), last_us)
     kept = rng.random(len(t_us)) < cfg.signal_keep
     noise_pixel, noise_on, noise_t = _noise_events(sensor, cfg, duration_us, rng)
@@ -126,6 +139,22 @@ def simulate_many(
     chunk = max(1, min(64, len(jobs) // (8 * workers)))
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(_POOL_START)) as pool:
         return list(tqdm(pool.map(_simulate_job, jobs, chunksize=chunk), **bar))
+
+
+def record_image(image: np.ndarray, cfg: SimulatorConfig, index: int) -> np.ndarray:
+    """A recording of a dataset's image (the sim-to-real stream): its value channel (grey, or the max over RGB),
+    shrunk if needed to fit the saccades' reach, ``canvas - amplitude_px`` pixels, keeping its aspect ratio; drawn
+    from the stream ``(seed, _IMAGE_STREAM, index)``."""
+    from tmkt.data.frames import image_to_value, resize
+
+    value = image_to_value(image)
+    reach = cfg.canvas - cfg.amplitude_px
+    scale = min(1.0, reach / max(value.shape))
+    if scale < 1.0:
+        size = (max(1, math.floor(value.shape[0] * scale)), max(1, math.floor(value.shape[1] * scale)))
+        value = np.clip(resize(value, size), 0.0, 1.0)
+    rng = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=(_IMAGE_STREAM, index)))
+    return simulate(value, cfg, rng)
 
 
 def _simulate_job(job: tuple[np.ndarray, SimulatorConfig, int]) -> np.ndarray:
@@ -158,8 +187,11 @@ def _log_intensity(
     """L_k of every rendered step, shape (K + 1, S * S), in float32 (the per-pixel step loop runs in float64)."""
     amplitude, saccade = cfg.amplitude_px, cfg.saccade_ms
     vertex_times = [0.0, saccade, 2 * saccade, 3 * saccade]
-    shift_x = np.interp(times_ms, vertex_times, [0.0, amplitude, 0.0, 0.0])
-    shift_y = np.interp(times_ms, vertex_times, [0.0, amplitude / 2, amplitude, 0.0])
+    path_times = _path_times(times_ms, cfg)
+    shift_x = np.interp(path_times, vertex_times, [0.0, amplitude, 0.0, 0.0])
+    shift_y = np.interp(path_times, vertex_times, [0.0, amplitude / 2, amplitude, 0.0])
+    if cfg.path == "yx":
+        shift_x, shift_y = shift_y, shift_x
     height, width = image.shape
     rows = _shift_matrices((cfg.canvas - height - amplitude) / 2 + shift_y, cfg.canvas, height)
     cols = _shift_matrices((cfg.canvas - width - amplitude) / 2 + shift_x, cfg.canvas, width)
@@ -171,6 +203,18 @@ def _log_intensity(
     noise *= np.float32(cfg.log_noise_std)
     log_frames += noise
     return log_frames
+
+
+def _path_times(times_ms: np.ndarray, cfg: SimulatorConfig) -> np.ndarray:
+    """i tau + g(w) tau for every rendered t (module docstring): the time at which constant-speed motion along the
+    triangle is where the configured motion is at t. Constant speed over the whole saccade returns t itself."""
+    if cfg.speed_profile == "constant" and cfg.moving_fraction == 1.0:
+        return times_ms
+    tau, f = cfg.saccade_ms, cfg.moving_fraction
+    side = np.minimum(np.floor(times_ms / tau), 2.0)
+    w = np.clip((times_ms / tau - side - (1.0 - f) / 2.0) / f, 0.0, 1.0)
+    g = w if cfg.speed_profile == "constant" else w**3 * (10.0 - 15.0 * w + 6.0 * w**2)
+    return (side + g) * tau
 
 
 def _shift_matrices(offsets: np.ndarray, size_out: int, size_in: int) -> np.ndarray:
