@@ -91,3 +91,20 @@ def test_fused_lif_follows_a_channels_last_layout(loops):
         results.append((z.detach().contiguous(), x.grad.contiguous()))
     assert torch.equal(results[0][0], results[1][0])
     torch.testing.assert_close(results[0][1], results[1][1], rtol=1e-5, atol=1e-6)
+
+
+def test_the_compiled_backward_is_cached_once_for_every_process(tmp_path):
+    """Processes sharing numba's on-disk cache reuse one compiled backward: the cache neither grows with every
+    process (which let concurrent pipelines fail to load it) nor is re-compiled for each."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import torch; from tmkt import config; from tmkt.method.neurons import MultiStepLIF\n"
+              "x = torch.randn(4, 2, 8, requires_grad=True)\n"
+              "MultiStepLIF(config.section('model', lif='fused'))(x).sum().backward()\n")
+    env = os.environ | {"NUMBA_CACHE_DIR": str(tmp_path)}
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=tmp_path)
+    compiled = [p.name for p in tmp_path.rglob("lif_kernels.backward-*.nbc")]
+    assert len(compiled) == 1, compiled

@@ -65,13 +65,30 @@ def heavi_erfc(x, alpha):
     return 2 * math.exp(-((alpha * x) ** 2)) / math.sqrt(math.pi)
 
 
-#: ``model.surrogate`` -> its derivative H'(x), norse's formula; the backward is compiled once per surrogate.
-SURROGATES = {"triangle": triangle, "super": superspike, "tanh": tanh, "circ": circ, "heavi_erfc": heavi_erfc}
+#: ``model.surrogate`` -> the code of its derivative H'(x) in :func:`slope` (norse's formulas). The backward takes
+#: the code, not the function: a compiled function passed as an argument enters numba's on-disk cache key with an
+#: identity that differs in every process, so each process added a cache entry (the index grew without bound)
+#: and processes sharing the cache could fail to load it.
+SURROGATES = {"triangle": 0, "super": 1, "tanh": 2, "circ": 3, "heavi_erfc": 4}
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def slope(code, x, alpha):
+    """H'(x) of the surrogate ``code`` (:data:`SURROGATES`)."""
+    if code == 0:
+        return triangle(x, alpha)
+    if code == 1:
+        return superspike(x, alpha)
+    if code == 2:
+        return tanh(x, alpha)
+    if code == 3:
+        return circ(x, alpha)
+    return heavi_erfc(x, alpha)
 
 
 @numba.njit(cache=True, nogil=True)
-def backward(slope, grad_spikes, grad_membranes, charged, k, v_th, v_reset, alpha, pass_reset, grad_currents):
-    """Fill ``grad_currents`` (dL/dI_t) with the surrogate derivative ``slope`` (one of :data:`SURROGATES`);
+def backward(code, grad_spikes, grad_membranes, charged, k, v_th, v_reset, alpha, pass_reset, grad_currents):
+    """Fill ``grad_currents`` (dL/dI_t) with the derivative of surrogate ``code`` (:data:`SURROGATES`);
     ``grad_membranes`` may be a (0, 0) array (no gradient at v_t)."""
     steps, neurons = charged.shape
     g_v = np.zeros(neurons, dtype=np.float32)
@@ -84,7 +101,7 @@ def backward(slope, grad_spikes, grad_membranes, charged, k, v_th, v_reset, alph
         for n in range(neurons):
             u = charged[t, n]
             z = np.float32(u - v_th > 0)  # the spike, recomputed: one read per neuron and step fewer
-            s = np.float32(slope(u - v_th, alpha))
+            s = np.float32(slope(code, u - v_th, alpha))
             through_v = one - z
             if pass_reset:
                 through_v += (v_reset - u) * s

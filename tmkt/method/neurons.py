@@ -181,7 +181,7 @@ class FusedLIF(torch.autograd.Function):
             grad_currents = torch.empty_like(charged)
             none = np.zeros((0, 0), dtype=np.float32)
             lif_kernels.backward(
-                lif_kernels.SURROGATES[ctx.method],
+                lif_kernels.SURROGATES[ctx.method],  # its code
                 _steps_by_neurons(grad_spikes, order) if grad_spikes is not None else
                 np.zeros(_steps_by_neurons(charged, order).shape, dtype=np.float32),
                 _steps_by_neurons(grad_membranes, order) if grad_membranes is not None else none,
