@@ -58,7 +58,7 @@ from tmkt import layout  # noqa: E402
 from tmkt import config  # noqa: E402
 from tmkt.method.models import TimeFolded, TwoStreamSNN, build_model  # noqa: E402
 from tmkt.method.neurons import MultiStepLIF  # noqa: E402
-from tmkt.training.loop import adamw  # noqa: E402
+from tmkt.training.optim import adamw  # noqa: E402
 
 OUT_DIR = layout.REPORTS / "benchmarks"
 
@@ -191,7 +191,8 @@ def time_training_steps(nets: dict[str, tuple[nn.Module, Callable]], x: Tensor, 
                         repeats: int) -> dict[str, list[float]]:
     """Seconds per training step of each named ``(net, forward)``, the nets taking turns step by step
     (so that a change in machine load hits both alike)."""
-    optimizers = {name: adamw(list(net.parameters()), 1e-4, 0.01) if name == DEFAULT  # as the Trainer steps
+    train = config.section("train", lr=1e-4, weight_decay=0.01)
+    optimizers = {name: adamw(list(net.parameters()), train) if name == DEFAULT  # as the Trainer steps
                   else torch.optim.AdamW(net.parameters(), lr=1e-4, weight_decay=0.01) for name, (net, _) in nets.items()}
     times: dict[str, list[float]] = {name: [] for name in nets}
     for i in range(warmup + repeats):

@@ -34,3 +34,26 @@ def test_no_padding_is_the_identity_and_bad_input_is_named():
         random_crop(frames, -1, np.random.default_rng(0))
     with pytest.raises(ValueError, match=r"\(T, B, C, H, W\)"):
         random_crop(frames[0], 1, np.random.default_rng(0))
+
+
+def test_flip_and_rotation_act_on_whole_recordings_and_draw_nothing_when_off():
+    from tmkt import config
+    from tmkt.data.augment import augment, random_flip, random_rotation
+
+    frames = torch.rand(3, 6, 2, 8, 8)
+    flipped = random_flip(frames, np.random.default_rng(0))
+    mirrored = [b for b in range(6) if torch.equal(flipped[:, b], frames[:, b].flip(-1))]
+    kept = [b for b in range(6) if torch.equal(flipped[:, b], frames[:, b])]
+    assert sorted(mirrored + kept) == list(range(6)) and mirrored and kept  # seed 0 flips some, not all
+    # a square rotated by at most 15 degrees keeps its centre and its mass roughly; the same angle at every step
+    square = torch.zeros(4, 5, 1, 16, 16)
+    square[..., 5:11, 5:11] = 1.0
+    rotated = random_rotation(square, 15.0, np.random.default_rng(1))
+    assert torch.equal(rotated[0], rotated[3]) and rotated[..., 7:9, 7:9].eq(1).all()
+    assert (rotated.sum(dim=(-1, -2)) - 36).abs().max() <= 8
+    assert torch.equal(random_rotation(square, 0.0, np.random.default_rng(1)), square)
+    # off (the default): only the crop draws, so runs without flip and rotation keep their random streams
+    train = config.section("train")
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    assert torch.equal(augment(frames, train, a), random_crop(frames, train.crop_padding, b))
+    assert a.random() == b.random()

@@ -115,3 +115,11 @@ def test_section_sets_changes_on_the_repository_values():
     assert model.width == 0.125 and model.tau == config.defaults().model.tau
     with pytest.raises(ParamsError, match=r"model.widht: unknown key \(did you mean 'width'\?\)"):
         config.section("model", widht=1.0)
+
+
+def test_time_averaged_ce_with_learnable_step_weights_is_refused():
+    raw = config.load().model_dump()
+    he = config.apply_overrides(raw, {"train.method": "he2024", "train.classification_loss": "mean_ce"})
+    with pytest.raises(config.ParamsError, match="mean_ce with learnable step weights"):
+        config.parse(he)
+    assert config.parse(config.apply_overrides(he, {"loss.da_step_weights": "fixed"})).train.classification_loss == "mean_ce"

@@ -8,6 +8,7 @@ import torch
 from tonic.io import events_struct
 from tonic.transforms import ToFrame
 
+from tmkt.data import frames
 from tmkt.data.frames import image_to_value, normalize, resize, to_frames
 
 
@@ -141,3 +142,21 @@ def test_image_to_value_rgb_and_grey():
     np.testing.assert_allclose(image_to_value(np.array([[0, 51]], dtype=np.uint8)), [[0.0, 0.2]], rtol=1e-6)
     with pytest.raises(ValueError, match="uint8"):
         image_to_value(rgb.astype(np.float32))
+
+
+def test_frame_max_normalises_every_bin_and_polarity_by_its_own_peak():
+    counts = np.zeros((1, 2, 2, 3, 3), np.float32)
+    counts[0, 0, 0, 1, 1], counts[0, 0, 1, 0, 0], counts[0, 1, 0, 2, 2] = 4.0, 2.0, 8.0
+    counts[0, 0, 0, 0, 0] = 1.0
+    out = frames.normalize(counts, "frame_max", clip_max=4)
+    assert out[0, 0, 0, 1, 1] == 1.0 and out[0, 0, 0, 0, 0] == 0.25 and out[0, 0, 1, 0, 0] == 1.0
+    assert out[0, 1, 0, 2, 2] == 1.0 and not out[0, 1, 1].any()  # an empty frame stays empty
+
+
+def test_bilinear_resize_aligns_corners_and_subsamples():
+    grid = np.arange(16, dtype=np.float32).reshape(4, 4)
+    out = frames.resize(grid, (2, 2), "bilinear")
+    assert out.tolist() == [[0.0, 3.0], [12.0, 15.0]]  # the corners, unaveraged
+    assert frames.resize(grid, (2, 2)).tolist() == [[2.5, 4.5], [10.5, 12.5]]  # area: block means
+    with pytest.raises(ValueError, match="resize mode"):
+        frames.resize(grid, (2, 2), "nearest")

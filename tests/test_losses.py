@@ -202,3 +202,28 @@ def test_constant_predictor_baselines_are_the_best_constants():
     assert constant_regression_loss(ratio, "mse").item() == pytest.approx(float(ratio.var(unbiased=False)))
     for c in (0.2, 0.4, 0.6):
         assert mrp_loss(torch.full_like(ratio, c), ratio, "l1").item() >= constant_regression_loss(ratio, "l1").item() - 1e-7
+
+
+def test_mean_ce_is_the_cross_entropy_of_time_averaged_logits():
+    from tmkt.method.losses import mean_ce_loss
+
+    logits = torch.randn(4, 3, 5)
+    target = torch.tensor([0, 2, 4])
+    expected = torch.nn.functional.cross_entropy(logits.mean(0), target)
+    assert torch.allclose(mean_ce_loss(logits, target), expected)
+    with pytest.raises(ValueError, match="shape"):
+        mean_ce_loss(logits[0], target)
+
+
+def test_step_weights_scale_the_mse_of_each_step_when_asked():
+    from tmkt.method.losses import tet_loss
+
+    logits, target = torch.randn(3, 2, 4), torch.tensor([1, 3])
+    w = torch.tensor([1.0, 0.5, 0.0])
+    lam, phi = 0.3, 0.5
+    ce = torch.stack([torch.nn.functional.cross_entropy(logits[t], target) for t in range(3)])
+    mse = torch.stack([(logits[t] - phi).pow(2).mean() for t in range(3)])
+    assert torch.allclose(tet_loss(logits, target, lam, phi, ce_weights=w),
+                          (1 - lam) * (w * ce).mean() + lam * mse.mean())
+    assert torch.allclose(tet_loss(logits, target, lam, phi, ce_weights=w, weights_on_mse=True),
+                          (1 - lam) * (w * ce).mean() + lam * (w * mse).mean())

@@ -108,3 +108,24 @@ def test_the_compiled_backward_is_cached_once_for_every_process(tmp_path):
         subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=tmp_path)
     compiled = [p.name for p in tmp_path.rglob("lif_kernels.backward-*.nbc")]
     assert len(compiled) == 1, compiled
+
+
+@pytest.mark.parametrize("surrogate, alpha, expected", [
+    ("qgate", 2.0, [0.0, 0.2, 1.0, 2.0, 1.0, 0.0]),   # alpha max(0, 1 - alpha |x|): peak 2, support 0.5
+    ("rectangle", 1.0, [0.0, 1.0, 1.0, 1.0, 1.0, 0.0]),  # 1 on |x| < 0.5
+])
+def test_he_et_al_surrogates(surrogate, alpha, expected, loops):
+    x = torch.tensor([-0.6, -0.45, -0.25, 0.0, 0.25, 0.55])
+    assert neurons.surrogate_derivative(x, surrogate, alpha).tolist() == pytest.approx(expected)
+    # the fused LIF's backward uses it: one neuron, one step, v_th 0.5: dL/dI = k H'(I k - v_th)
+    cfg = config.section("model", surrogate=surrogate, surrogate_alpha=alpha, lif="fused")
+    layer = MultiStepLIF(cfg)
+    currents = torch.tensor([[[1.0]], [[0.2]]], requires_grad=True)
+    layer(currents).sum().backward()
+    k = 1 / cfg.tau
+    u_0 = k * 1.0  # 0.5: no spike (u - v_th > 0 is false), so v_0 = u_0
+    u_1 = u_0 + k * (0.2 - u_0)  # 0.35: x = -0.15
+    slope = neurons.surrogate_derivative(torch.tensor([u_1 - cfg.v_th]), surrogate, alpha)
+    assert currents.grad.flatten()[1].item() == pytest.approx(k * slope.item(), rel=1e-5)
+    with pytest.raises(config.ParamsError, match="fused LIF only"):
+        config.section("model", surrogate=surrogate, lif="norse")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from tmkt.data.datasets.base import DatasetError, Item
 from tmkt.data.processed import ProcessedData
 from tmkt.data.splits import build_manifest
 from tmkt.terminal import StageClock, duration
-from tmkt.training.loop import RunEvent, Trainer, epoch_batches, warmup_cosine
+from tmkt.training.loop import RunEvent, Trainer, balanced_batches, epoch_batches
+from tmkt.training.optim import adamw, lr_factor
 from tmkt.training.runs import Run, StageReport, train_seeds
 
 T, SIZE, CLASSES, PER_CLASS = 3, 8, 3, 20
@@ -251,11 +253,37 @@ def test_parallel_seeds_equal_serial_seeds(data, tmp_path):
                                       pd.read_csv(tmp_path / "p" / f"seed_{seed}" / "history.csv"))
 
 
-def test_warmup_cosine_schedule():
-    factor = warmup_cosine(warmup_steps=4, total_steps=14)
+def test_warmup_cosine_schedule_per_step():
+    factor = lr_factor(config.section("train", epochs=7, warmup_epochs=2), steps_per_epoch=2)
     assert [factor(s) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
     assert factor(9) == pytest.approx(0.5)  # half-way through the cosine part
     assert factor(14) == pytest.approx(0.0)
+
+
+def test_he_et_al_schedules_change_per_epoch_to_a_floor_or_in_steps():
+    cosine = lr_factor(config.section("train", epochs=10, warmup_epochs=2, lr=0.01, lr_min=0.001, lr_update="epoch"),
+                       steps_per_epoch=3)
+    assert [cosine(s) for s in range(6)] == [0.5, 0.5, 0.5, 1.0, 1.0, 1.0]  # one value per epoch
+    assert cosine(29) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 7 / 8)))  # floor lr_min / lr
+    step = lr_factor(config.section("train", epochs=50, warmup_epochs=5, lr_schedule="step", lr_step_epochs=40,
+                                    lr_update="epoch"), steps_per_epoch=2)
+    assert [step(s) for s in (0, 8, 10, 79, 80, 99)] == pytest.approx([0.2, 1.0, 1.0, 1.0, 0.1, 0.1])
+
+
+def test_no_weight_decay_on_one_dimensional_parameters_when_asked():
+    net = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3), torch.nn.BatchNorm2d(4))
+    decay_all = adamw(list(net.parameters()), config.section("train", lr=0.01))
+    assert [g["weight_decay"] for g in decay_all.param_groups] == [0.01]
+    he = adamw(list(net.parameters()), config.section("train", lr=0.01, weight_decay_1d=False))
+    assert [(g["weight_decay"], [p.dim() for p in g["params"]]) for g in he.param_groups] == [
+        (0.01, [4]), (0.0, [1, 1, 1])]
+
+
+def test_class_balanced_batches_draw_every_class_alike():
+    rows, labels = np.arange(100), np.array([0] * 90 + [1] * 10)
+    drawn = np.concatenate(balanced_batches(rows, labels, batch_size=50, steps=40, rng=np.random.default_rng(0)))
+    share = (labels[drawn] == 1).mean()
+    assert len(drawn) == 2000 and 0.45 < share < 0.55  # 10 % of the rows, half of the draws
 
 
 def test_epoch_batches_cycle_through_all_rows():
@@ -317,3 +345,18 @@ def test_transfer_tests_every_run_on_real_and_on_simulated_recordings_of_the_tes
     assert sets["simulated"][0].shape[1] == len(data.rows("image", "test"))
     table = transfer.transfer_table(runs, 0.95)
     assert list(table["tested on"]) == ["real", "simulated"] and set(table["seeds"]) == {2}
+
+
+def test_he_et_al_parity_switches_train_together(data, tmp_path):
+    """Every switch of He et al.'s recipe at once (docs/method.md, parity table) trains and writes its outputs."""
+    switches = {"model.surrogate": "qgate", "model.surrogate_alpha": 2.0, "train.classification_loss": "mean_ce",
+                "loss.da_step_weights": "fixed", "train.lr_schedule": "step", "train.lr_step_epochs": 2,
+                "train.lr_update": "epoch", "train.weight_decay_1d": False, "train.sampler": "class_balanced",
+                "train.flip": True, "train.rotation_deg": 15.0, "train.crop_padding": 1}
+    metrics = Trainer(params_for("he2024", **switches), data, tmp_path, seed=1).fit(progress=False)
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert len(history) == 3 and np.isfinite(history["loss"]).all() and 0 <= metrics["test_acc"] <= 1
+    # the step schedule per epoch: one warm-up epoch, the full rate, then x0.1 from the third epoch (lr_step_epochs
+    # = 2); a history row holds the rate after its epoch, the one the next epoch starts with
+    lr = params_for("he2024").train.lr
+    assert history["lr"].tolist() == pytest.approx([lr, 0.1 * lr, 0.1 * lr])

@@ -39,12 +39,20 @@ Schedule = Literal["power", "linear", "cosine", "constant"]  #: r_m over trainin
 Heads = Literal["separate", "shared"]  #: classifier heads of the two-stream model, tmkt.method.models
 Arch = Literal["vgg_snn", "resnet18_snn", "scnn"]  #: trunks, tmkt.method.models
 StreamBatching = Literal["separate", "concat"]  #: two passes or one for the two streams, tmkt.method.models
-Surrogate = Literal["triangle", "super", "tanh", "circ", "heavi_erfc"]  #: norse's surrogate gradients
+#: surrogate gradients: norse's five, and He et al.'s two (qgate: QGateGrad, alpha - alpha^2 |x| on |x| <= 1/alpha;
+#: rectangle: BackEIGateGrad, 1 on |x| < alpha / 2), which only the fused LIF implements (tmkt.method.neurons)
+Surrogate = Literal["triangle", "super", "tanh", "circ", "heavi_erfc", "qgate", "rectangle"]
+NORSE_SURROGATES = ("triangle", "super", "tanh", "circ", "heavi_erfc")
+LrSchedule = Literal["cosine", "step"]  #: tmkt.training.loop.lr_factor
+LrUpdate = Literal["step", "epoch"]  #: how often the learning rate changes (He et al.'s timm schedulers: epoch)
+Sampler = Literal["uniform", "class_balanced"]  #: how event batches are drawn, tmkt.training.loop
+ClassificationLoss = Literal["tet", "mean_ce"]  #: per-step TET, or CE of the time-averaged logits, tmkt.method.losses
 ResetGrad = Literal["detach", "pass"]  #: gradient through the hard reset, tmkt.method.neurons
 LifBackend = Literal["fused", "norse"]  #: the LIF loop: one autograd node, or norse's cell per step
 StepWeights = Literal["learnable", "fixed"]  #: CKA step weights w_t, tmkt.method.losses
 MrpLoss = Literal["mse", "l1"]  #: tmkt.method.losses.mrp_loss
-FrameNorm = Literal["raw", "clip", "scale"]  #: tmkt.data.frames.normalize
+FrameNorm = Literal["raw", "clip", "scale", "frame_max"]  #: tmkt.data.frames.normalize
+Resize = Literal["area", "bilinear"]  #: how event frames and images are resized, tmkt.data.frames.resize
 #: auto | cpu | cuda | cuda:<index> (tmkt.training.device.resolve_device)
 Device = Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:[0-9]+)?)$")]
 Precision = Literal["fp32", "bf16"]  #: tmkt.training.device.autocast
@@ -128,6 +136,7 @@ class DataConfig(Section):
     height: int = Field(ge=4, le=512)
     width: int = Field(ge=4, le=512)
     frame_norm: FrameNorm
+    resize: Resize
     clip_max: int = Field(ge=1, le=255)
     split: SplitFractions
     split_seed: int = Field(ge=0)
@@ -181,6 +190,13 @@ class ModelConfig(Section):
     lif: LifBackend
     heads: PerMethod[Heads]
 
+    @model_validator(mode="after")
+    def _surrogate_of_the_backend(self) -> "ModelConfig":
+        if self.lif == "norse" and self.surrogate not in NORSE_SURROGATES:
+            raise ValueError(f"surrogate {self.surrogate!r} (He et al.'s) exists in the fused LIF only: set "
+                             f"model.lif: fused, or a surrogate of norse's {NORSE_SURROGATES}")
+        return self
+
 
 class TrainConfig(Section):
     method: Method
@@ -189,12 +205,23 @@ class TrainConfig(Section):
     batch_size: int = Field(ge=2)
     lr: PerMethod[Annotated[float, Field(gt=0, le=1)]]
     weight_decay: NonNegative
+    weight_decay_1d: bool
     warmup_epochs: int = Field(ge=0)
+    lr_schedule: LrSchedule
+    lr_update: LrUpdate
+    lr_min: float = Field(ge=0, le=1)
+    lr_step_epochs: int = Field(ge=1)
+    lr_step_factor: float = Field(gt=0, le=1)
+    sampler: Sampler
+    classification_loss: ClassificationLoss
+    step_weights_on_mse: bool
     finetune_image_fraction: float = Field(gt=0, le=1)  # 1: images (or their recordings) alone
     stream_batching: StreamBatching
     appearance: Appearance
     tet_lambda: float = Field(ge=0, le=1)
     crop_padding: int = Field(ge=0, le=64)
+    flip: bool
+    rotation_deg: float = Field(ge=0, le=180)
     eval_batch_size: int = Field(ge=1)
     channels_last: bool
     precision: Precision
@@ -455,7 +482,19 @@ def parse(raw: dict[str, Any]) -> Params:
     except ValidationError as err:
         raise ParamsError(_format_error(err)) from None
     _check_variants(resolved)
+    _check_combinations(resolved)
     return resolved
+
+
+def _check_combinations(params: Params) -> None:
+    """Knobs that are valid alone but not together."""
+    train, loss = params.train, params.loss
+    learnable = loss.da_step_weights == "learnable" and (train.method == "he2024" or (train.method == "tmkt"
+                                                                                      and loss.domain_alignment))
+    if train.classification_loss == "mean_ce" and learnable:
+        raise ParamsError(f"train.classification_loss: mean_ce with learnable step weights ({train.method}): the "
+                          "weights scale per-step terms, which the CE of time-averaged logits has none of; set "
+                          "loss.da_step_weights: fixed (He et al.'s runs without TET have no --regularization)")
 
 
 def _check_variants(params: Params) -> None:

@@ -74,7 +74,7 @@ def _framed(events: np.ndarray, sensor: tuple[int, int, int] | None, data: DataC
     """A recording as the stage's float16 (T, 2, H, W) frames; ``sensor`` None: binned on its own extent."""
     sensor = sensor or (int(events["x"].max()) + 1, int(events["y"].max()) + 1, 2)
     counts = frames.to_frames(events, sensor, data.time_bins).astype(np.float32)
-    resized = frames.resize(counts, (data.height, data.width))
+    resized = frames.resize(counts, (data.height, data.width), data.resize)
     return frames.normalize(resized, data.frame_norm, data.clip_max).astype(np.float16)
 
 
@@ -99,7 +99,7 @@ def _image_value(item: Item) -> np.ndarray:
     value = frames.image_to_value(source.read_image(item))
     if source.image_centred_on_sensor:
         value = centre_on_canvas(value, source.sensor_size[1], source.sensor_size[0])
-    resized = frames.resize(value, (data.height, data.width))
+    resized = frames.resize(value, (data.height, data.width), data.resize)
     return np.clip(np.rint(np.asarray(resized) * 255), 0, 255).astype(np.uint8)
 
 

@@ -23,7 +23,8 @@ Resizing (``resize``)
     returned unchanged.
 
 Normalisation (``normalize``)
-    raw: c;   clip: min(c, c_max) / c_max;   scale: c / max(c) per sample (max over T, P, H, W), 0 if max = 0.
+    raw: c;   clip: min(c, c_max) / c_max;   scale: c / max(c) per sample (max over T, P, H, W), 0 if max = 0;
+    frame_max: c / max(c) per time bin and polarity (max over H, W), 0 if max = 0.
 
 Appearance value (``image_to_value``)
     The HSV value channel V = max(R, G, B) / 255 of an RGB image, or G / 255 of a grey one.
@@ -97,11 +98,13 @@ def _pixel_index(events: np.ndarray, width: int, height: int, n_polarities: int)
     return index
 
 
-def resize(frames: np.ndarray | torch.Tensor, size: tuple[int, int]) -> np.ndarray | torch.Tensor:
-    """Resize the last two axes (H, W) of float frames to ``size`` = (H', W'); area when shrinking, else bilinear.
+def resize(frames: np.ndarray | torch.Tensor, size: tuple[int, int], mode: str = "area") -> np.ndarray | torch.Tensor:
+    """Resize the last two axes (H, W) of float frames to ``size`` = (H', W').
 
-    A numpy input gives a numpy output, a tensor gives a tensor. Area is used when no axis grows; if one axis
-    grows (even while the other shrinks) the whole call is bilinear.
+    ``mode`` "area": area when shrinking, else bilinear (if one axis grows, even while the other shrinks, the whole
+    call is bilinear). "bilinear": bilinear with the corners aligned and no antialiasing, always (He et al.'s
+    ``F.interpolate(..., mode="bilinear", align_corners=True)``: shrinking mostly subsamples).
+    A numpy input gives a numpy output, a tensor gives a tensor.
     """
     out_h, out_w = (int(s) for s in size)
     if out_h < 1 or out_w < 1:
@@ -117,7 +120,11 @@ def resize(frames: np.ndarray | torch.Tensor, size: tuple[int, int]) -> np.ndarr
         return frames
     lead = tensor.shape[:-2]
     flat = tensor.reshape(-1, 1, in_h, in_w)
-    if out_h <= in_h and out_w <= in_w:
+    if mode == "bilinear":
+        resized = F.interpolate(flat, size=(out_h, out_w), mode="bilinear", align_corners=True)
+    elif mode != "area":
+        raise ValueError(f"resize mode must be 'area' or 'bilinear', got {mode!r}")
+    elif out_h <= in_h and out_w <= in_w:
         resized = F.interpolate(flat, size=(out_h, out_w), mode="area")
     else:
         resized = F.interpolate(flat, size=(out_h, out_w), mode="bilinear", align_corners=False)
@@ -141,6 +148,9 @@ def normalize(frames: np.ndarray, mode: FrameNorm, clip_max: int) -> np.ndarray:
         if counts.ndim < 4:
             raise ValueError(f"'scale' needs frames of shape (..., T, P, H, W), got shape {counts.shape}")
         peak = counts.max(axis=(-4, -3, -2, -1), keepdims=True)
+        return np.divide(counts, peak, out=np.zeros_like(counts), where=peak > 0)
+    if mode == "frame_max":
+        peak = counts.max(axis=(-2, -1), keepdims=True)
         return np.divide(counts, peak, out=np.zeros_like(counts), where=peak > 0)
     raise ValueError(f"unknown frame normalisation {mode!r}; expected one of {get_args(FrameNorm)}")
 

@@ -10,7 +10,8 @@ order of norse's cell, so spikes and membranes are bit for bit norse's)::
                dL/dI = k g_u;       g_v <- (1 - k) g_u
 
 Arrays are ``(T, N)`` views of the layer's tensors (every neuron of every sample in one axis, in memory
-order), so the inner loop runs over contiguous memory. The surrogates are norse's (:data:`SURROGATES`).
+order), so the inner loop runs over contiguous memory. The surrogates are norse's and He et al.'s two
+(:data:`SURROGATES`).
 """
 
 from __future__ import annotations
@@ -65,11 +66,21 @@ def heavi_erfc(x, alpha):
     return 2 * math.exp(-((alpha * x) ** 2)) / math.sqrt(math.pi)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def qgate(x, alpha):
+    return alpha * max(np.float32(0.0), np.float32(1.0) - alpha * abs(x))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def rectangle(x, alpha):
+    return np.float32(abs(x) < alpha / np.float32(2.0))
+
+
 #: ``model.surrogate`` -> the code of its derivative H'(x) in :func:`slope` (norse's formulas). The backward takes
 #: the code, not the function: a compiled function passed as an argument enters numba's on-disk cache key with an
 #: identity that differs in every process, so each process added a cache entry (the index grew without bound)
 #: and processes sharing the cache could fail to load it.
-SURROGATES = {"triangle": 0, "super": 1, "tanh": 2, "circ": 3, "heavi_erfc": 4}
+SURROGATES = {"triangle": 0, "super": 1, "tanh": 2, "circ": 3, "heavi_erfc": 4, "qgate": 5, "rectangle": 6}
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -83,7 +94,11 @@ def slope(code, x, alpha):
         return tanh(x, alpha)
     if code == 3:
         return circ(x, alpha)
-    return heavi_erfc(x, alpha)
+    if code == 4:
+        return heavi_erfc(x, alpha)
+    if code == 5:
+        return qgate(x, alpha)
+    return rectangle(x, alpha)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -54,8 +54,13 @@ def tet_loss(
     lam: float,
     phi: float,
     ce_weights: torch.Tensor | None = None,
+    weights_on_mse: bool = False,
 ) -> torch.Tensor:
-    """TET loss of per-step logits ``(T, B, K)`` against class labels ``(B,)``; optional ``w_t (T,)`` on the CE."""
+    """TET loss of per-step logits ``(T, B, K)`` against class labels ``(B,)``; optional ``w_t (T,)`` on the CE
+    (and, with ``weights_on_mse``, on the MSE of each step too, as He et al.'s code weights both):
+
+        L = (1 - lam) (1/T) sum_t w_t CE(O_t, y) + lam (1/T) sum_t [w_t] mean_b,k (O_t - phi)^2
+    """
     if logits.dim() != 3:
         raise ValueError(f"logits must have shape (T, B, K), got {tuple(logits.shape)}")
     T, B, K = logits.shape
@@ -68,8 +73,18 @@ def tet_loss(
         if ce_weights.shape != (T,):
             raise ValueError(f"ce_weights must have shape (T,) = ({T},), got {tuple(ce_weights.shape)}")
         ce_per_step = ce_weights * ce_per_step
-    mse = (logits - phi).pow(2).mean()
+    if weights_on_mse and ce_weights is not None:
+        mse = (ce_weights * (logits - phi).pow(2).mean(dim=(1, 2))).mean()
+    else:
+        mse = (logits - phi).pow(2).mean()
     return (1.0 - lam) * ce_per_step.mean() + lam * mse
+
+
+def mean_ce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the time-averaged logits ``(1/T) sum_t O_t`` (He et al.'s runs without TET)."""
+    if logits.dim() != 3:
+        raise ValueError(f"logits must have shape (T, B, K), got {tuple(logits.shape)}")
+    return F.cross_entropy(logits.mean(0), target)
 
 
 def linear_cka(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:

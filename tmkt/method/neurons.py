@@ -54,7 +54,7 @@ from norse.torch.functional.reset import reset_value
 from norse.torch.module.lif_box import LIFBoxCell
 from torch import Tensor, nn
 
-from tmkt.config import LifBackend, ModelConfig, ResetGrad, Surrogate
+from tmkt.config import NORSE_SURROGATES, LifBackend, ModelConfig, ResetGrad, Surrogate
 from tmkt.method import lif_kernels
 
 #: norse's integration step; only the product ``dt * tau_mem_inv = 1 / tau`` matters.
@@ -79,6 +79,8 @@ def lif_parameters(cfg: ModelConfig) -> LIFBoxParameters:
         raise ValueError(f"tau must be > 1 (v += (I - v) / tau), got {tau}")
     if surrogate not in get_args(Surrogate):
         raise ValueError(f"surrogate must be one of {get_args(Surrogate)}, got {surrogate!r}")
+    if surrogate not in NORSE_SURROGATES:  # He et al.'s: the fused LIF computes it; norse's cell never runs
+        surrogate = "triangle"
     if reset_grad not in RESET_METHODS:
         raise ValueError(f"reset_grad must be one of {tuple(RESET_METHODS)}, got {reset_grad!r}")
     return LIFBoxParameters(
@@ -93,7 +95,9 @@ def lif_parameters(cfg: ModelConfig) -> LIFBoxParameters:
 
 
 def surrogate_derivative(x: Tensor, method: Surrogate, alpha: float) -> Tensor:
-    """norse's surrogate derivative ``H'(x)`` of ``method`` (the backward of ``norse.torch.functional.threshold``)."""
+    """The surrogate derivative ``H'(x)`` of ``method``: norse's (the backward of ``norse.torch.functional.threshold``)
+    or He et al.'s, ``qgate``: ``alpha max(0, 1 - alpha |x|)`` (QGateGrad, peak alpha, support 1/alpha) and
+    ``rectangle``: ``1[|x| < alpha / 2]`` (BackEIGateGrad at alpha = 1)."""
     if method == "triangle":
         return alpha * torch.relu(1 - x.abs())
     if method == "super":
@@ -105,6 +109,10 @@ def surrogate_derivative(x: Tensor, method: Surrogate, alpha: float) -> Tensor:
         return (-(x.pow(2) / (2 * r2.pow(1.5))) + 1 / (2 * r2.sqrt())) * 2 * alpha
     if method == "heavi_erfc":
         return 2 * torch.exp(-(alpha * x).pow(2)) / torch.as_tensor(torch.pi).sqrt()
+    if method == "qgate":
+        return alpha * torch.relu(1 - alpha * x.abs())
+    if method == "rectangle":
+        return (x.abs() < alpha / 2).to(x.dtype)
     raise ValueError(f"surrogate must be one of {get_args(Surrogate)}, got {method!r}")
 
 
@@ -216,6 +224,7 @@ class MultiStepLIF(nn.Module):
         super().__init__()
         self.cell = LIFBoxCell(lif_parameters(cfg), dt=DT)
         self.tau, self.v_th, self.reset_grad = cfg.tau, cfg.v_th, cfg.reset_grad
+        self.surrogate, self.alpha = cfg.surrogate, float(cfg.surrogate_alpha)
         self.backend: LifBackend = cfg.lif
         self.record_membrane = record_membrane
         self.membrane: Tensor | None = None
@@ -229,7 +238,7 @@ class MultiStepLIF(nn.Module):
         if self.backend == "fused":
             p = self.cell.p
             k = float(DT * p.tau_mem_inv)  # the float32 product norse's cell forms, exactly
-            out, membrane = FusedLIF.apply(currents, k, float(p.v_th), float(p.v_reset), p.method, p.alpha,
+            out, membrane = FusedLIF.apply(currents, k, float(p.v_th), float(p.v_reset), self.surrogate, self.alpha,
                                            self.reset_grad, self.record_membrane)
             self.spike_rate = out.detach().mean()
             self.membrane = membrane if self.record_membrane else None
@@ -247,8 +256,7 @@ class MultiStepLIF(nn.Module):
         return out
 
     def extra_repr(self) -> str:
-        p = self.cell.p
         return (
-            f"tau={self.tau}, v_th={self.v_th}, surrogate={p.method!r}, alpha={p.alpha}, "
+            f"tau={self.tau}, v_th={self.v_th}, surrogate={self.surrogate!r}, alpha={self.alpha}, "
             f"reset_grad={self.reset_grad!r}, backend={self.backend!r}, record_membrane={self.record_membrane}"
         )

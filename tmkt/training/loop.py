@@ -6,8 +6,10 @@ run's files (``tmkt.layout``: history, metrics, confusion matrix, checkpoint).
 
 ``r_m`` follows ``mixup.schedule`` over training progress ``s = step / (total_steps - 1)``.
 Every event sample is paired with a fresh random training image of its class at every use. The recordings
-a run trains on are the scarce subset its seed draws (``tmkt.data.splits.scarce_event_train``), randomly
-cropped at every use (``train.crop_padding``, ``tmkt.data.augment``).
+a run trains on are the scarce subset its seed draws (``tmkt.data.splits.scarce_event_train``), batched as
+random permutations or class-balanced draws (``train.sampler``) and augmented at every use (``train.crop_padding``,
+``train.flip``, ``train.rotation_deg``: ``tmkt.data.augment``). The optimiser and the learning-rate schedule are
+:mod:`tmkt.training.optim`.
 
 Reproducibility: the model is initialised from ``seed``; all sampling of epoch ``e`` (batches, paired
 images, mixup draws) comes from generators seeded with ``(seed, e)``, so a run killed after epoch ``e``
@@ -35,7 +37,7 @@ from tqdm import tqdm
 from tmkt import io, layout
 from tmkt.config import Params
 from tmkt.data.processed import ProcessedData
-from tmkt.data.augment import random_crop
+from tmkt.data.augment import augment
 from tmkt.data.splits import scarce_event_train, subset_id
 from tmkt.method.losses import DomainAlignment
 from tmkt.method.mixup import ratio_schedule
@@ -43,6 +45,7 @@ from tmkt.method.models import TwoStreamSNN, build_model, predict
 from tmkt.training import checkpoints, distributed
 from tmkt.training.device import autocast, resolve_device, transfer
 from tmkt.training.methods import Method, Step, mixed_step, single_stream_step
+from tmkt.training.optim import adamw, lr_factor
 
 
 @dataclass(frozen=True)
@@ -57,29 +60,22 @@ class RunEvent:
     start: str = ""  #: "fresh", "resumed" (from this run's checkpoint) or "restarted" (a checkpoint of another run)
 
 
-def adamw(parameters: list, lr: float, weight_decay: float) -> torch.optim.AdamW:
-    """AdamW with torch's fused kernel (one pass over all parameters instead of a loop over tensors; about
-    5x faster on the CPU for the default network, the same update up to rounding)."""
-    return torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay, fused=True)
-
-
-def warmup_cosine(warmup_steps: int, total_steps: int):
-    """LR factor: linear warm-up to 1 over ``warmup_steps``, then cosine decay to 0 at ``total_steps``."""
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-    return factor
-
-
 def epoch_batches(rows: np.ndarray, batch_size: int, steps: int, rng: np.random.Generator) -> list[np.ndarray]:
     """``steps`` batches of ``min(batch_size, len(rows))`` rows: consecutive random permutations, cycled."""
     size = min(batch_size, len(rows))
     order = np.concatenate([rng.permutation(rows) for _ in range(math.ceil(steps * size / len(rows)))])
     return [order[i * size : (i + 1) * size] for i in range(steps)]
+
+
+def balanced_batches(rows: np.ndarray, labels: np.ndarray, batch_size: int, steps: int,
+                     rng: np.random.Generator) -> list[np.ndarray]:
+    """``steps`` batches of ``min(batch_size, len(rows))`` rows drawn with replacement, row ``i`` with probability
+    proportional to ``1 / n_{labels[i]}``: every class equally likely (He et al.'s ``WeightedRandomSampler``)."""
+    size = min(batch_size, len(rows))
+    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    weights = 1.0 / counts[inverse]
+    drawn = rng.choice(rows, size=steps * size, replace=True, p=weights / weights.sum())
+    return [drawn[i * size : (i + 1) * size] for i in range(steps)]
 
 
 @dataclass
@@ -147,12 +143,12 @@ class Trainer:
             self.model.trunk.compile(dynamic=False)
         self.alignment = DomainAlignment(T, self.method.da_weighting, params.loss.da_eta_init).to(self.device)
         self.parameters = list(self.model.parameters()) + list(self.alignment.parameters())
-        self.optimizer = adamw(self.parameters, cfg.lr, cfg.weight_decay)
+        self.optimizer = adamw(self.parameters, cfg)
         self.train_events = scarce_event_train(data.manifest, params.scarcity, seed)
         self.steps_per_epoch = cfg.steps_per_epoch or math.ceil(len(self.train_events) / cfg.batch_size)
         self.total_steps = cfg.epochs * self.steps_per_epoch
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, warmup_cosine(cfg.warmup_epochs * self.steps_per_epoch, self.total_steps)
+            self.optimizer, lr_factor(cfg, self.steps_per_epoch)
         )
         self.image_epochs = round(cfg.epochs * cfg.finetune_image_fraction) if self.method.image_phase else 0
         self.history: list[dict] = []
@@ -199,7 +195,7 @@ class Trainer:
                                             recordings=False)
             else:
                 events = data.event_frames(manifest.loc[rows, "row"].to_numpy())  # mixed on the CPU, moved once
-                events = random_crop(events, self.params.train.crop_padding, rng)
+                events = augment(events, self.params.train, rng)
                 if not self.method.two_streams:
                     result = single_stream_step(self.model, transfer(events[:, share], self.device), labels, self.params)
                 else:
@@ -263,8 +259,13 @@ class Trainer:
             else:
                 source = self.train_events.index.to_numpy()
             log = EpochLog(self.data.time_steps)
+            if cfg.sampler == "class_balanced" and epoch >= self.image_epochs:
+                labels = self.train_events["label"].to_numpy()
+                batches = balanced_batches(source, labels, cfg.batch_size, self.steps_per_epoch, rng)
+            else:
+                batches = epoch_batches(source, cfg.batch_size, self.steps_per_epoch, rng)
             bar = tqdm(
-                epoch_batches(source, cfg.batch_size, self.steps_per_epoch, rng),
+                batches,
                 desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False,
             )
             for step, rows in enumerate(bar):

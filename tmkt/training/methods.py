@@ -14,7 +14,8 @@
   simulated, test on real).
 - ``he2024``: He et al. (2024): sample-level sliding replacement (each sample all-event with probability
   ``r_m``, else all-image), ``L = L_TET(mixed head, x_m) + L_TET^{1-w}(event head, x_e) + lambda_DA L_DA``
-  with learnable step weights ``w_t = sigmoid(eta_t)`` (the event CE of step t weighted by ``1 - w_t``).
+  with step weights ``w_t = sigmoid(eta_t)``, learnable (``loss.da_step_weights``; the event CE of step t
+  weighted by ``1 - w_t``: their ``--regularization``) or fixed ``w_t = 1`` (their runs without it).
 - ``tmkt``: time-step mixup (docs/method.md §3) and ``L = L_TET(x_m) + L_TET(x_e) + lambda_DA L_DA
   + lambda_MAG L_MAG + lambda_MRP L_MRP``, each auxiliary term switchable in ``loss:``.
 
@@ -36,7 +37,7 @@ import torch
 from tmkt.config import Params
 from tmkt.method.losses import (
     DomainAlignment, constant_accuracy, constant_bce, constant_regression_loss, mag_accuracy, mag_loss, mrp_loss,
-    tet_loss, total_loss,
+    mean_ce_loss, tet_loss, total_loss,
 )
 from tmkt.method.mixup import mix, unmixed
 from tmkt.method.models import ModelOutput, TwoStreamSNN, predict
@@ -63,8 +64,8 @@ class Method:
         if name == "tmkt":
             return cls(name, True, "timestep", False, second, loss.domain_alignment, loss.da_step_weights, loss.mag,
                        loss.mrp)
-        if name == "he2024":
-            return cls(name, True, "sample", False, second, True, "learnable", False, False)
+        if name == "he2024":  # --regularization on (their README's command) or off (most of their run scripts)
+            return cls(name, True, "sample", False, second, True, loss.da_step_weights, False, False)
         if name == "joint":
             return cls(name, True, None, False, second, False, "fixed", False, False)
         image_phase = name in ("finetune", "sim2real")
@@ -116,12 +117,23 @@ class Step:
     cka: torch.Tensor | None = None  #: per time step: CKA of the two streams (mixed steps)
 
 
+def classification_loss(logits: torch.Tensor, labels: torch.Tensor, params: Params,
+                        step_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """The classification term of one stream (``train.classification_loss``): TET with ``train.tet_lambda`` and
+    ``phi = model.v_th``, its per-step CE (and with ``train.step_weights_on_mse`` its MSE) weighted by
+    ``step_weights``; or the CE of the time-averaged logits (no step weights: the configuration forbids them)."""
+    if params.train.classification_loss == "mean_ce":
+        return mean_ce_loss(logits, labels)
+    return tet_loss(logits, labels, lam=params.train.tet_lambda, phi=params.model.v_th, ce_weights=step_weights,
+                    weights_on_mse=params.train.step_weights_on_mse)
+
+
 def single_stream_step(model: TwoStreamSNN, frames: torch.Tensor, labels: torch.Tensor, params: Params,
                        recordings: bool = True) -> Step:
     """The event head on one stream (``recordings``, or the images in finetune's and sim2real's first phase):
-    ``L_TET``, logged as the event stream's term where the stream is the recordings."""
+    the classification term, logged as the event stream's term where the stream is the recordings."""
     out = model(frames, head="event")
-    loss = tet_loss(out.logits, labels, lam=params.train.tet_lambda, phi=params.model.v_th)
+    loss = classification_loss(out.logits, labels, params)
     return Step(out, loss, dict(tet_event=loss.detach()) if recordings else {})
 
 
@@ -150,7 +162,7 @@ def mixed_step(
     the best constant predictor of the batch (``tmkt.method.losses.constant_bce``): a head that does no better
     has learnt nothing beyond the batch's event share.
     """
-    device, loss_cfg, tet = labels.device, params.loss, dict(lam=params.train.tet_lambda, phi=params.model.v_th)
+    device, loss_cfg = labels.device, params.loss
     whole = mix(method.mixup, images, events, r_m, gen) if method.mixup else unmixed(images)
     mixed = type(whole)(whole.frames[:, share], whole.modality[:, share], whole.ratio[share], whole.switch_step[share])
     events = events[:, share]
@@ -159,8 +171,8 @@ def mixed_step(
     da = alignment(out_m.features, out.features)
     modality, ratio = transfer(mixed.modality, device), transfer(mixed.ratio, device)
     terms = dict(
-        tet_mixed=tet_loss(out_m.logits, labels, **tet),
-        tet_event=tet_loss(out.logits, labels, ce_weights=1.0 - da.weights if method.weights_event_loss else None, **tet),
+        tet_mixed=classification_loss(out_m.logits, labels, params),
+        tet_event=classification_loss(out.logits, labels, params, 1.0 - da.weights if method.weights_event_loss else None),
         da_loss=da.loss if method.domain_alignment else None,
         mag_loss=mag_loss(out_m.mag_logits, modality) if method.mag else None,
         mrp_loss=mrp_loss(out_m.ratio_pred, ratio, loss_cfg.mrp_loss) if method.mrp else None,

@@ -1,0 +1,59 @@
+"""The optimiser and the learning-rate schedule of a run (``train:`` in params.yaml).
+
+**Optimiser.** AdamW with torch's fused kernel, weight decay ``train.weight_decay`` on every parameter, or, with
+``train.weight_decay_1d: false``, on the parameters of two or more dimensions only (weights of convolutions and
+linear layers), none on biases, batch-norm affines and the step weights: He et al.'s optimiser (timm's
+``create_optimizer``).
+
+**Schedule.** The learning rate is ``lr · f(u)``, with ``u`` counted in steps (``train.lr_update: step``) or in
+epochs (``epoch``: the rate changes once per epoch, as He et al.'s timm schedulers), ``W`` warm-up units
+(``train.warmup_epochs``) and ``U`` units in all:
+
+    f(u) = (u + 1) / W                                                         u < W (linear warm-up)
+    f(u) = m + (1 - m) (1 + cos(pi (u - W) / (U - W))) / 2,  m = lr_min / lr   lr_schedule: cosine
+    f(u) = lr_step_factor ** floor(e / lr_step_epochs),  e the epoch of u      lr_schedule: step
+
+(He et al.'s warm-up starts at 1e-6 rather than at ``lr / W``, and their cosine counts ``u`` from 0 rather than
+from the end of the warm-up: docs/method.md, parity table.)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from tmkt.config import TrainConfig
+
+
+def adamw(parameters: list, cfg: TrainConfig, lr: float | None = None) -> torch.optim.AdamW:
+    """AdamW over ``parameters`` at ``cfg.lr`` (or ``lr``) with ``cfg.weight_decay``, none on 1-D parameters when
+    ``cfg.weight_decay_1d`` is false; torch's fused kernel (one pass over all parameters instead of a loop over
+    tensors; about 5x faster on the CPU for the default network, the same update up to rounding)."""
+    lr = cfg.lr if lr is None else lr
+    if cfg.weight_decay_1d:
+        return torch.optim.AdamW(parameters, lr=lr, weight_decay=cfg.weight_decay, fused=True)
+    decayed = [p for p in parameters if p.dim() > 1]
+    groups = [dict(params=decayed, weight_decay=cfg.weight_decay),
+              dict(params=[p for p in parameters if p.dim() <= 1], weight_decay=0.0)]
+    return torch.optim.AdamW(groups, lr=lr, fused=True)
+
+
+def lr_factor(cfg: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
+    """``f`` of the module docstring as a function of the optimisation step (``torch.optim.lr_scheduler.LambdaLR``)."""
+    per_unit = steps_per_epoch if cfg.lr_update == "epoch" else 1
+    warmup = cfg.warmup_epochs * steps_per_epoch // per_unit
+    total = cfg.epochs * steps_per_epoch // per_unit
+    floor = cfg.lr_min / cfg.lr if cfg.lr_min > 0 else 0.0
+
+    def factor(step: int) -> float:
+        unit = step // per_unit
+        if unit < warmup:
+            return (unit + 1) / warmup
+        if cfg.lr_schedule == "step":
+            return cfg.lr_step_factor ** ((step // steps_per_epoch) // cfg.lr_step_epochs)
+        progress = (unit - warmup) / max(1, total - warmup)
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
