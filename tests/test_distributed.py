@@ -47,10 +47,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_a_rank_takes_its_share_of_a_batch():
+def test_a_rank_takes_its_share_of_a_batch_of_any_size():
     assert [World(r, 4).shard(8) for r in range(4)] == [slice(0, 2), slice(2, 4), slice(4, 6), slice(6, 8)]
-    with pytest.raises(ValueError, match="batch_size 10 is not a multiple of the 4 processes"):
-        World(1, 4).shard(10)
+    # 40 kept recordings on 3 processes: shares of 13, 13 and 14 that cover the batch once, each loss scaled so
+    # that the mean of the ranks' gradients weights every sample alike
+    shares = [World(r, 3).shard(40) for r in range(3)]
+    assert shares == [slice(0, 13), slice(13, 26), slice(26, 40)]
+    scales = [World(r, 3).loss_scale(40) for r in range(3)]
+    assert scales == pytest.approx([39 / 40, 39 / 40, 42 / 40]) and sum(scales) / 3 == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="a batch of 3 samples cannot be shared by 4 processes"):
+        World(1, 4).shard(3)
 
 
 @pytest.mark.parametrize("method", ["event_only", "tmkt"])

@@ -360,3 +360,12 @@ def test_he_et_al_parity_switches_train_together(data, tmp_path):
     # = 2); a history row holds the rate after its epoch, the one the next epoch starts with
     lr = params_for("he2024").train.lr
     assert history["lr"].tolist() == pytest.approx([lr, 0.1 * lr, 0.1 * lr])
+
+
+def test_an_epoch_without_a_step_count_is_one_pass_over_the_whole_training_split(data, tmp_path):
+    trainer = Trainer(params_for("event_only", **{"train.steps_per_epoch": None, "scarcity.event_fraction": 0.25}),
+                      data, tmp_path, seed=1)
+    every = len(data.rows("event", "train"))
+    assert len(trainer.train_events) < every and trainer.steps_per_epoch == math.ceil(every / 8)
+    metrics = Trainer(params_for("event_only"), data, tmp_path / "run", seed=1).fit(progress=False)
+    assert (metrics["world_size"], metrics["precision"], metrics["compile"]) == (1, "fp32", False)

@@ -22,10 +22,11 @@ from tmkt.training.methods import Method, effective_config
 TRAINING_CODE = "tmkt.training.runs"
 
 
-def fingerprint(params: Params, seed: int, data_folder: str | Path) -> str:
+def fingerprint(params: Params, seed: int, data_folder: str | Path, world_size: int = 1) -> str:
     """Identity of a run: the parameters that shape it (its method's effective configuration,
     ``tmkt.training.methods.effective_config``: not ``base``, which holds seeds, device, threads and processes, nor
-    a knob its method does not read), the seed, the processed data and the code that trains it. The data and
+    a knob its method does not read), the seed, the number of processes (``world_size``), the processed data and
+    the code that trains it. The data and
     simulator parameters count through the processed files they produced.
 
     The code is every package file :data:`TRAINING_CODE` reaches through its imports (``tmkt.provenance``),
@@ -33,7 +34,7 @@ def fingerprint(params: Params, seed: int, data_folder: str | Path) -> str:
     training code the run starts afresh.
     """
     digest = hashlib.sha256()
-    digest.update(json.dumps(effective_config(params) | {"seed": seed}, sort_keys=True).encode())
+    digest.update(json.dumps(effective_config(params) | {"seed": seed, "world_size": world_size}, sort_keys=True).encode())
     for source in closure({TRAINING_CODE}):
         digest.update(str(source).encode() + (layout.ROOT / source).read_bytes())
     optional = [layout.SIMULATED_FRAMES] if Method.of(params).appearance == "simulated" else []

@@ -2,8 +2,10 @@
 
 Every process (rank) holds the whole model and draws the same batch from the same random streams: the
 rows, the paired images and the mixing are decided for the whole batch B on every rank, and rank r then
-takes its share, samples ``r B/W .. (r+1) B/W - 1`` of the W ranks (B must be a multiple of W). After the
-backward pass the gradients are averaged over the ranks with one all-reduce of all of them flattened,
+takes its share, samples ``floor(r B/W) .. floor((r+1) B/W) - 1`` of the W ranks (any B: shares differ by one at
+most, and each rank's loss is scaled by ``W n_r / B`` so that the average of the ranks' gradients weights every
+sample alike). After the backward pass the gradients are averaged over the ranks with one all-reduce of all of
+them flattened,
 as ``DistributedDataParallel`` does; the step calls the model's ``forward_pair`` rather than its
 ``forward``, which the DDP wrapper cannot hook, so the averaging is done here. Because every loss term
 that is a mean over samples (TET, MAG, MRP) then has the gradient of the whole batch, a run is the same
@@ -52,14 +54,16 @@ class World:
         return self.rank == 0
 
     def shard(self, batch: int) -> slice:
-        """This rank's samples of a batch of ``batch``."""
-        if batch % self.size:
-            raise ValueError(
-                f"train.batch_size {batch} is not a multiple of the {self.size} processes; "
-                "choose a batch size every process gets an equal share of"
-            )
-        share = batch // self.size
-        return slice(self.rank * share, (self.rank + 1) * share)
+        """This rank's samples of a batch of ``batch``: ``floor(r B/W) .. floor((r+1) B/W) - 1``."""
+        if batch < self.size:
+            raise ValueError(f"a batch of {batch} samples cannot be shared by {self.size} processes; "
+                             "use fewer processes or a larger train.batch_size")
+        return slice(self.rank * batch // self.size, (self.rank + 1) * batch // self.size)
+
+    def loss_scale(self, batch: int) -> float:
+        """``W n_r / B``: the factor that makes the mean of the ranks' gradients the whole batch's gradient."""
+        share = self.shard(batch)
+        return self.size * (share.stop - share.start) / batch
 
 
 def current() -> World:

@@ -145,7 +145,8 @@ class Trainer:
         self.parameters = list(self.model.parameters()) + list(self.alignment.parameters())
         self.optimizer = adamw(self.parameters, cfg)
         self.train_events = scarce_event_train(data.manifest, params.scarcity, seed)
-        self.steps_per_epoch = cfg.steps_per_epoch or math.ceil(len(self.train_events) / cfg.batch_size)
+        # null: one pass over the whole training split, so that a scarce cell trains as many steps as a full one
+        self.steps_per_epoch = cfg.steps_per_epoch or math.ceil(len(data.rows("event", "train")) / cfg.batch_size)
         self.total_steps = cfg.epochs * self.steps_per_epoch
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lr_factor(cfg, self.steps_per_epoch)
@@ -153,7 +154,7 @@ class Trainer:
         self.image_epochs = round(cfg.epochs * cfg.finetune_image_fraction) if self.method.image_phase else 0
         self.history: list[dict] = []
         self.best: dict = {"val_acc": -1.0}
-        self.fingerprint = checkpoints.fingerprint(params, seed, data.folder)
+        self.fingerprint = checkpoints.fingerprint(params, seed, data.folder, self.world.size)
 
     # ------------------------------------------------------------------ checkpoints
     def _state(self) -> dict:
@@ -205,7 +206,7 @@ class Trainer:
                     result = mixed_step(self.method, self.model, self.alignment, images, events, labels, r_m, gen,
                                         self.params, share)
         self.optimizer.zero_grad(set_to_none=True)
-        result.loss.backward()
+        (result.loss * self.world.loss_scale(len(rows)) if self.world.size > 1 else result.loss).backward()
         distributed.average_gradients(self.parameters, self.world)
         self.optimizer.step()
         self.scheduler.step()
@@ -317,6 +318,9 @@ class Trainer:
             n_image_pool=int(len(self.data.rows("image", "train"))),
             epochs=int(len(history)),
             steps_per_epoch=int(self.steps_per_epoch),
+            world_size=int(self.world.size),
+            precision=self.params.train.precision,
+            compile=bool(self.params.train.compile),
             train_seconds=float(seconds),
             resumed=bool(resumed),
         )
