@@ -200,6 +200,46 @@ def test_checkpoint_of_another_configuration_is_not_resumed(data, tmp_path):
     assert events == [RunEvent(7, 0, 3, start="restarted")]
 
 
+def test_a_checkpoint_loads_with_weights_only(data, tmp_path):
+    """A real run's checkpoint holds only tensors and plain values: it loads without unpickling arbitrary code,
+    the run resumes from it, and the figures' loader rebuilds its network."""
+    from tmkt.results.trained import trained_model
+
+    params = params_for("tmkt")
+    Trainer(params, data, tmp_path, seed=2).fit(progress=False, stop_after=2)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert state["epochs_done"] == 2 and isinstance(state["model"], dict)
+    assert all(type(v) in (int, float, str) for row in state["history"] for v in row.values())
+    assert Trainer(params, data, tmp_path, seed=2).try_resume()
+    assert not trained_model(params.model, data, tmp_path / "checkpoint.pt").training
+
+
+def test_a_checkpoint_that_needs_full_unpickling_is_another_runs(data, tmp_path):
+    """One written before checkpoints were plain: training restarts, the figures' loader says how to rewrite it."""
+    from tmkt.results.trained import trained_model
+
+    params = params_for("event_only")
+    trainer = Trainer(params, data, tmp_path, seed=2)
+    torch.save({"fingerprint": trainer.fingerprint, "history": [{"loss": np.float64(1.0)}]}, tmp_path / "checkpoint.pt")
+    assert not trainer.try_resume()
+    with pytest.raises(RuntimeError, match=r"checkpoint.pt does not load with .*weights_only=True.*`dvc repro`"):
+        trained_model(params.model, data, tmp_path / "checkpoint.pt")
+
+
+def test_plain_turns_numpy_values_into_python_ones_and_keeps_tensors():
+    from tmkt.training.checkpoints import plain
+
+    weights = torch.ones(2)
+    state = {"row": {"acc": np.float32(0.5), "n": np.int64(3), "hist": np.array([1, 2])}, "w": weights,
+             "rows": [np.float64(1.5), (np.int32(2), "a")], "untouched": {"x": 1.0}}
+    out = plain(state)
+    assert out == {"row": {"acc": 0.5, "n": 3, "hist": [1, 2]}, "w": weights, "rows": [1.5, (2, "a")],
+                   "untouched": {"x": 1.0}}
+    assert type(out["row"]["acc"]) is float and type(out["row"]["n"]) is int and type(out["rows"][1]) is tuple
+    assert out["w"] is weights and out["untouched"] is state["untouched"]  # nothing to convert: the same object
+    assert type(state["row"]["acc"]) is np.float32  # the input is not changed
+
+
 def test_stage_report_says_what_resumes_and_how_long_is_left(capfd):
     runs = [Run(params_for("tmkt"), seed, Path("unused")) for seed in (1, 2)]
     report = StageReport("ablate-aux@none", runs, workers=2)

@@ -511,18 +511,26 @@ def _check_variants(params: Params) -> None:
                                   f"{{section: {{key: value}}}}, e.g. {{model: {{heads: shared}}}})")
 
 
+#: Why the repository's ``params.yaml`` can be missing: the process runs outside a clone (``tmkt.layout.find_root``).
+_OUTSIDE_A_CLONE = (
+    f": run from inside a clone of the repository (a folder holding {' and '.join(layout.ROOT_MARKERS)})"
+)
+
+
 def load(
     path: str | Path | None = None, overrides: dict[str, Any] | str | None = None, stage: str | None = None
 ) -> Params | StageParams:
-    """Read, override and validate ``params.yaml`` (default: the repository's).
+    """Read, override and validate ``params.yaml`` (default: the repository's, ``tmkt.layout.PARAMS``; if it is
+    missing, the error says to run from inside a clone of the repository).
 
     With ``stage``, the result lets that stage read only what it declares (:class:`StageParams`).
     """
-    path = layout.resolve(path) if path is not None else layout.PARAMS
+    default = path is None
+    path = layout.PARAMS if default else layout.resolve(path)
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError:
-        raise ParamsError(f"parameter file {path} does not exist") from None
+        raise ParamsError(f"parameter file {path} does not exist" + (_OUTSIDE_A_CLONE if default else "")) from None
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path} is not valid YAML: {exc}") from None
     try:

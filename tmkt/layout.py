@@ -1,13 +1,17 @@
 """The on-disk layout of the compendium: every folder, file name and history column, and the loading of
 finished runs. torch-free, so a results table never imports a network.
 
-Paths are anchored at the repository root: notebooks run with the root as working directory under
-``dvc repro`` (papermill) but from ``notebooks/`` in JupyterLab, and nothing here depends on the current
-directory, with one exception: inside a DVC stage (DVC sets ``DVC_ROOT`` for every stage command) the root
-is the stage's working directory, where ``dvc.yaml`` is. A queued experiment (``dvc exp run --queue``)
-runs in a copy of the repository under ``.dvc/tmp/exps`` and must read and write there, not in the
-workspace the installed package was imported from (which is what ``DVC_ROOT`` names). Outside DVC the
-root is the folder the package sits in. The tree the training stages write (``dvc.yaml`` spells the same folders for DVC)::
+Paths are anchored at the repository root (:data:`ROOT`, found once at import by :func:`find_root`), the way
+git and DVC find theirs: the nearest folder at or above the working directory that holds both ``params.yaml``
+and ``dvc.yaml``. So ``dvc repro`` (papermill, from the root), JupyterLab (from ``notebooks/``) and the console
+scripts of a non-editable install (``pip install .``) all find the clone they are run in. Inside a DVC stage
+(DVC sets ``DVC_ROOT`` for every stage command) the root is the stage's working directory, where ``dvc.yaml``
+is: a queued experiment (``dvc exp run --queue``) runs in a copy of the repository under ``.dvc/tmp/exps`` and
+must read and write there, not in the workspace ``DVC_ROOT`` names. Run from outside any clone, an editable
+install or a clone on ``sys.path`` falls back to the folder the package sits in; with neither, the root is the
+working directory, and reading ``params.yaml`` says to run from inside a clone.
+
+The tree the training stages write (``dvc.yaml`` spells the same folders for DVC)::
 
     reports/train/                       the reference cell (the train stage)
     reports/ablate/<axis>/<cell>/        one ablation cell (stage ablate-<axis>@<cell>)
@@ -25,7 +29,27 @@ from typing import Any
 
 import pandas as pd
 
-ROOT: Path = (Path.cwd() if os.environ.get("DVC_ROOT") else Path(__file__).parent.parent).resolve()
+#: The files that mark a clone of the repository (its root holds both).
+ROOT_MARKERS: tuple[str, ...] = ("params.yaml", "dvc.yaml")
+
+
+def find_root(start: Path, package_dir: Path, in_dvc_stage: bool) -> Path:
+    """The repository root for a process started in ``start`` from the package installed in ``package_dir``
+    (the folder holding ``tmkt/``): ``start`` itself inside a DVC stage; else the nearest folder at or above
+    ``start`` that holds every :data:`ROOT_MARKERS` file; else ``package_dir`` if it holds ``params.yaml``
+    (an editable install or a clone, run from elsewhere); else ``start``, where no ``params.yaml`` will be found.
+    Every path returned is absolute."""
+    start = start.resolve()
+    if in_dvc_stage:
+        return start
+    for folder in (start, *start.parents):
+        if all((folder / marker).is_file() for marker in ROOT_MARKERS):
+            return folder
+    package_dir = package_dir.resolve()
+    return package_dir if (package_dir / ROOT_MARKERS[0]).is_file() else start
+
+
+ROOT: Path = find_root(Path.cwd(), Path(__file__).parent.parent, in_dvc_stage=bool(os.environ.get("DVC_ROOT")))
 PARAMS: Path = ROOT / "params.yaml"
 DATA: Path = ROOT / "data"
 RAW: Path = DATA / "raw"

@@ -58,6 +58,10 @@ def exp_run_command(name: str, queue: bool = False) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if not FOLDER.is_dir():
+        print(f"tmkt-preset: no presets folder {FOLDER}: run from inside a clone of the repository (a folder "
+              f"holding {' and '.join(layout.ROOT_MARKERS)})", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="tmkt-preset", description=__doc__.split("\n\n")[0])
     parser.add_argument("name", choices=names(), help="the preset (presets/<name>.yaml)")
     parser.add_argument("--queue", action="store_true", help="queue the experiment (dvc queue start runs it)")

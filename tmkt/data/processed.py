@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -35,22 +36,37 @@ class ProcessedData:
 
     @classmethod
     def load(cls, folder: str | Path) -> "ProcessedData":
+        """Read the convert stage's outputs in ``folder``. A missing file, or one that cannot be read (truncated,
+        overwritten, not what the convert stage writes), is a :class:`DatasetError` naming the file, what is wrong
+        and the command that rebuilds it."""
         folder = Path(folder)
         missing = [name for name in layout.PROCESSED_FILES if not (folder / name).is_file()]
         if missing:
-            raise DatasetError(
-                f"{folder} lacks {', '.join(missing)}: run the convert stage first (`dvc repro convert`)"
-            )
-        manifest = pd.read_csv(folder / layout.MANIFEST, dtype={"id": str, "pair_key": str, "class_name": str})
-        return cls(
-            events=np.load(folder / layout.EVENT_FRAMES, mmap_mode="r"),
-            images=np.load(folder / layout.IMAGE_VALUES),
-            manifest=manifest,
-            meta=json.loads((folder / layout.META).read_text()),
+            raise DatasetError(f"{folder} lacks {', '.join(missing)}: run the convert stage first ({REBUILD})")
+        data = cls(
+            events=_read(folder / layout.EVENT_FRAMES, "a numpy array", _memory_mapped),
+            images=_read(folder / layout.IMAGE_VALUES, "a numpy array", np.load),
+            manifest=_read(folder / layout.MANIFEST, "the manifest table", _read_manifest),
+            meta=_read(folder / layout.META, "the metadata JSON object", _read_meta),
             folder=folder,
-            simulated=np.load(folder / layout.SIMULATED_FRAMES, mmap_mode="r")
+            simulated=_read(folder / layout.SIMULATED_FRAMES, "a numpy array", _memory_mapped)
             if (folder / layout.SIMULATED_FRAMES).is_file() else None,
         )
+        data._check_row_counts()
+        return data
+
+    def _check_row_counts(self) -> None:
+        """Each array holds one row per manifest row of its modality (a truncated manifest or array breaks this)."""
+        arrays = {layout.EVENT_FRAMES: ("event", self.events), layout.IMAGE_VALUES: ("image", self.images)}
+        if self.simulated is not None:
+            arrays[layout.SIMULATED_FRAMES] = ("image", self.simulated)
+        for name, (modality, array) in arrays.items():
+            listed = int((self.manifest["modality"] == modality).sum())
+            if listed != len(array):
+                raise DatasetError(
+                    f"{self.folder}: {layout.MANIFEST} lists {listed} {modality} rows but {name} holds {len(array)}: "
+                    f"one of them is damaged or from another conversion; rebuild them by re-running the convert "
+                    f"stage ({REBUILD})")
 
     @property
     def classes(self) -> list[str]:
@@ -100,6 +116,53 @@ class ProcessedData:
             return _time_major(self.require_simulated(), image_rows)
         value = torch.from_numpy(self.images[image_rows].astype(np.float32) / 255.0)  # (B, H, W)
         return value[None, :, None].expand(self.time_steps, -1, 2, -1, -1).contiguous()
+
+
+#: How to rebuild the processed data, for error messages.
+REBUILD = "`dvc repro convert`"
+#: The manifest columns every row fills (``pair_key`` and ``official_split`` may be empty).
+MANIFEST_COLUMNS: tuple[str, ...] = ("modality", "row", "id", "class_name", "label", "split")
+
+
+def _read(path: Path, expected: str, reader: Callable[[Path], Any]) -> Any:
+    """``reader(path)``; if it fails (numpy, pandas, JSON and the readers below raise ValueError, EOFError or
+    OSError), a :class:`DatasetError` that names the file, what was expected and the command that rebuilds it."""
+    try:
+        return reader(path)
+    except (ValueError, EOFError, OSError) as exc:
+        raise DatasetError(f"{path} is damaged: it does not read as {expected} ({_reason(exc)}); rebuild it by "
+                           f"re-running the convert stage ({REBUILD})") from None
+
+
+def _reason(exc: Exception) -> str:
+    """The first line of a reader's error, without numpy's advice to unpickle (the convert stage writes no pickles)."""
+    line = str(exc).strip().split("\n")[0] or type(exc).__name__
+    return line.split(" If you trust the file")[0]
+
+
+def _memory_mapped(path: Path) -> np.ndarray:
+    """The array in the ``.npy`` file ``path``, memory-mapped read-only."""
+    return np.load(path, mmap_mode="r")
+
+
+def _read_manifest(path: Path) -> pd.DataFrame:
+    """The manifest table; a ValueError if a column of :data:`MANIFEST_COLUMNS` is absent or has empty cells."""
+    manifest = pd.read_csv(path, dtype={"id": str, "pair_key": str, "class_name": str})
+    absent = [c for c in MANIFEST_COLUMNS if c not in manifest]
+    if absent:
+        raise ValueError(f"no column {', '.join(absent)}")
+    empty = manifest[list(MANIFEST_COLUMNS)].isna().any(axis=1)
+    if empty.any():
+        raise ValueError(f"empty cells in {int(empty.sum())} of its rows, the first at line {int(empty.idxmax()) + 2}")
+    return manifest
+
+
+def _read_meta(path: Path) -> dict:
+    """The metadata; a ValueError unless it is a JSON object with a ``classes`` list."""
+    meta = json.loads(path.read_text())
+    if not isinstance(meta, dict) or not isinstance(meta.get("classes"), list):
+        raise ValueError("expected an object with a 'classes' list")
+    return meta
 
 
 def _time_major(frames: np.ndarray, rows: np.ndarray) -> torch.Tensor:

@@ -3,14 +3,19 @@
 The checkpoint holds everything the next epoch depends on (weights, optimiser, LR schedule, history,
 the best epoch's weights) and the run's :func:`fingerprint`; it is written atomically after every epoch,
 so a kill never leaves half a file, and it is loaded only by the very run that wrote it.
+
+A checkpoint holds only tensors and plain Python values (:func:`plain`), so it loads with
+``torch.load(..., weights_only=True)``: reading one never runs code from the file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from tmkt import io, layout
@@ -44,16 +49,48 @@ def fingerprint(params: Params, seed: int, data_folder: str | Path, world_size: 
     return digest.hexdigest()[:16]
 
 
+def plain(value):
+    """``value`` with every numpy scalar turned into the Python number it holds and every numpy array into
+    a (nested) list, inside dicts, lists and tuples at any depth; tensors and other values are kept as they are.
+
+    Containers that hold nothing to convert are returned as the very same objects (a model's ``state_dict``
+    keeps its ``_metadata``); the others are copied (a dict with its type), never changed in place.
+    """
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    if isinstance(value, dict):
+        converted = {k: plain(v) for k, v in value.items()}
+        if all(converted[k] is v for k, v in value.items()):
+            return value
+        copy = value.copy()
+        copy.update(converted)
+        return copy
+    if isinstance(value, list | tuple):
+        converted = [plain(v) for v in value]
+        if all(c is v for c, v in zip(converted, value)):
+            return value
+        return converted if isinstance(value, list) else tuple(converted)
+    return value
+
+
 def save(run_dir: str | Path, state: dict) -> None:
-    """Write ``state`` (with its ``fingerprint``) as the run's checkpoint, atomically."""
+    """Write ``state`` (with its ``fingerprint``) as the run's checkpoint, atomically, its numpy values made
+    plain (:func:`plain`) so that it loads with ``weights_only=True``."""
     with io.atomic_path(Path(run_dir) / layout.CHECKPOINT) as tmp:
-        torch.save(state, tmp)
+        torch.save(plain(state), tmp)
 
 
 def load(run_dir: str | Path, fingerprint: str, device: torch.device) -> dict | None:
-    """The run's checkpoint if there is one written by the run ``fingerprint`` names; None otherwise."""
+    """The run's checkpoint if there is one written by the run ``fingerprint`` names; None otherwise.
+
+    A checkpoint that does not load with ``weights_only=True`` (written before checkpoints were made
+    :func:`plain`, so by other training code and another run) is another run's: None, and the run starts afresh.
+    """
     path = Path(run_dir) / layout.CHECKPOINT
     if not path.is_file():
         return None
-    state = torch.load(path, map_location=device, weights_only=False)
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError:
+        return None
     return state if state.get("fingerprint") == fingerprint else None
