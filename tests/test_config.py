@@ -22,7 +22,7 @@ def test_repository_params_are_valid():
     ("override", "fragments"),
     [
         ("{simulator.thresold_on: 0.3}", ["simulator.thresold_on", "unknown key", "did you mean 'threshold_on'"]),
-        ("{data.frame_norm: log}", ["data.frame_norm", "'log'", "'raw', 'clip' or 'scale'"]),
+        ("{data.frame_norm: log}", ["data.frame_norm", "'log'", "'raw', 'clip', 'scale' or 'frame_max'"]),
         ("{data.time_bins: 0}", ["data.time_bins", "= 0", "greater than or equal to 1"]),
         ("{data.time_bins: '4'}", ["data.time_bins", "'4'", "valid integer"]),
         ("{loss.mag: 'false'}", ["loss.mag", "'false'", "valid boolean"]),
