@@ -129,7 +129,7 @@ def main() -> None:
         str(layout.NOTEBOOKS / "03_figures.ipynb"), str(out / "03_figures.ipynb"), kernel_name="python3",
         progress_bar=False, cwd=str(layout.ROOT), engine_name="tmkt",
         parameters=dict(params_file=str(params_file), processed_dir=str(processed), figures_dir=str(out / "figures"),
-                        models_dir=str(out / "models"), reports_root=str(work)),
+                        models_dir=str(out / "models"), reports_root=str(work), dvc_dir=str(out / "dvc")),
     )
     data = ProcessedData.load(processed)
     if data.simulated is not None and profile.data.dataset != "mnist_sim":

@@ -88,7 +88,8 @@ def test_figures_notebook_reads_every_cell(processed, reference):
                     seeds=grid.seeds_of(params, cell.seed_count), progress=False)
     figures = processed / "figures"
     run("03_figures", processed / "03.ipynb", params_file=str(params_file), processed_dir=str(processed / "processed"),
-        figures_dir=str(figures), models_dir=str(processed / "models"), reports_root=str(processed))
+        figures_dir=str(figures), models_dir=str(processed / "models"), reports_root=str(processed),
+        dvc_dir=str(processed / "dvc"))
     table = pd.read_csv(figures / "results.csv")
     assert len(table) == 1 + len(grid.cells(params)) and (table["seeds"] == 2).all()
     assert set(table["axis"]) == {"reference", "method", "control", "schedule", "variant", "event_ratio"}
@@ -99,6 +100,15 @@ def test_figures_notebook_reads_every_cell(processed, reference):
             "tmkt at 100 % − event_only at 100 %", "he2024 − joint"} <= set(family["comparison"])
     assert (family["p_holm"] >= family["p"] - 1e-12).all() and set(family["verdict"]) <= {"above", "below", "not distinguishable"}
     assert len((figures / "findings.md").read_text().splitlines()) == len(family)
+    # what DVC's views read: one curve file per cell (mean and every seed per epoch), one effect per comparison
+    curves = sorted((processed / "dvc" / "curves").glob("*.csv"))
+    assert len(curves) == 1 + len(grid.cells(params))
+    curve = pd.read_csv(processed / "dvc" / "curves" / "tmkt.csv")
+    assert {"epoch", "val_acc", "val_acc_seed3", "val_acc_seed4"} <= set(curve.columns)
+    assert curve["val_acc"].tolist() == pytest.approx(curve[["val_acc_seed3", "val_acc_seed4"]].mean(axis=1).tolist())
+    effects = json.loads((processed / "dvc" / "effects.json").read_text())
+    assert len(effects) == len(family) and {"difference", "holm_low", "holm_high", "seeds", "verdict"} == set(
+        effects["tmkt_vs_he2024"])
     # the realised mixing: sample-level replacement mixes no sequence inside, joint draws images only
     shares = pd.read_csv(figures / "mix_shares.csv").set_index("label")
     assert shares.loc["he2024", "mixed"] == 0 and shares.loc["joint", "image"] == 1
