@@ -35,3 +35,16 @@ def test_loader_benchmark_times_cold_and_warm_assembly_against_the_target(tmp_pa
     assert table["target_steps_per_s"].round(2).eq(round(target, 2)).all()
     assert (abs(table["ratio_to_target"] - table["batches_per_s"] / target) < 0.02).all()
     assert table["gpu_steps_per_s"].isna().all()  # no GPU run wrote gpu_step.csv here
+
+
+def test_gpu_acceptance_script_runs_every_check_on_the_cpu_and_reports_them(tmp_path):
+    import gpu_acceptance
+
+    rows = gpu_acceptance.run("cpu", tiny=True, steps=1, out=tmp_path)
+    checks = [r["check"] for r in rows]
+    assert len(checks) == len(gpu_acceptance.bench_gpu_step.VARIANTS) + 3 + 1
+    assert "torchrun, 1 process, 3 seeds" in checks and [c for c in checks if c.startswith("preset")] == [f"preset {n}: 1 steps" for n in ("cepdvs", "ncaltech101",
+                                                                                               "nomniglot")]
+    assert all(r["passed"] for r in rows), [r for r in rows if not r["passed"]]
+    report = (tmp_path / "gpu_acceptance.md").read_text()
+    assert report.startswith("GPU acceptance on CPU (--tiny)") and f"{len(rows)} of {len(rows)} checks passed" in report
