@@ -169,3 +169,29 @@ def test_auxiliary_baselines_mag_panel_holds_loss_and_baseline(rng):
     titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
     assert any(t.startswith("MRP loss") for t in titles) and any(t.startswith("MAG accuracy") for t in titles)
     assert all("nothing learnt" in t for t in titles)
+
+
+def test_spread_moves_labels_apart_in_order_and_no_more_than_needed():
+    from tmkt.plots.style import spread
+
+    assert spread([1.0, 5.0, 9.0], 1.0) == [1.0, 5.0, 9.0]  # far enough apart: unchanged
+    moved = spread([2.0, 2.1, 2.05, 8.0], 0.5)
+    gaps = sorted(moved)
+    assert all(b - a >= 0.5 - 1e-12 for a, b in zip(gaps, gaps[1:]))
+    assert moved[0] < moved[2] < moved[1]  # the order of the values is kept
+    assert abs(sum(moved[:3]) / 3 - 2.05) < 0.2 and moved[3] == 8.0  # the crowded run stays where it was
+
+
+def test_plain_log_axis_labels_without_powers_of_ten():
+    import matplotlib.pyplot as plt
+
+    from tmkt.plots.style import plain_log_axis
+
+    fig, ax = plt.subplots()
+    ax.plot([1.1, 2.4], [1, 2])
+    ax.set_xscale("log")
+    plain_log_axis(ax, "x")
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels(minor=True) + ax.get_xticklabels() if t.get_text()]
+    assert labels and not [t for t in labels if "10^" in t or "times" in t]
+    plt.close(fig)

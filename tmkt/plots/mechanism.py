@@ -18,7 +18,7 @@ import torch
 from tmkt.results.mechanism import switch_and_ratio_samples
 from tmkt.method.mixup import SCHEDULES, STRATEGIES, ratio_schedule, ratio_variance, solve_p, timestep_mixup
 from tmkt.config import MixupConfig
-from tmkt.plots.style import event_panel, polarity_limit
+from tmkt.plots.style import event_panel, plain_log_axis, polarity_limit
 
 STRATEGY_COLORS: dict[str, str] = {"timestep": "#1b9e77", "sample": "#d95f02"}
 STRATEGY_LABELS: dict[str, str] = {"timestep": "time-step mixup (TSM)", "sample": "sample-level (He2024)"}
@@ -131,6 +131,7 @@ def gradient_variance_figure(table: pd.DataFrame) -> plt.Figure:
     positive = table["grad_variance"][table["grad_variance"] > 0]
     if len(positive) == len(table):
         ax.set_yscale("log")
+        plain_log_axis(ax, "y")
     elif len(positive):  # zeros (r_m = 0 or 1) stay visible on the linear part of a symlog axis
         ax.set_yscale("symlog", linthresh=float(positive.min()))
     ax.set(xlabel="expected event ratio $r_m$ (fraction)", ylabel=r"gradient variance $\mathrm{tr\,Cov}(g)$")

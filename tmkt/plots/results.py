@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from tmkt import layout
-from tmkt.plots.style import METHOD_COLORS
+from tmkt.plots.style import METHOD_COLORS, plain_log_axis, spread
 
 
 def ratio_curve_figure(runs: pd.DataFrame) -> plt.Figure:
@@ -65,14 +65,20 @@ def internals_figure(last_epochs: pd.DataFrame) -> plt.Figure:
 def accuracy_energy_figure(table: pd.DataFrame, energy) -> plt.Figure:
     """Test accuracy against energy per test recording, one point per cell of a cell table (mean ± std over seeds,
     coloured by method), with the same network run as an ANN for scale; ``energy``: the ``energy:`` section."""
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(8, 4.6))
     for row in table.itertuples():
         color = METHOD_COLORS.get(row.method, "k")
         ax.errorbar(row.energy_uj_mean, 100 * row.test_acc_mean, xerr=row.energy_uj_std, yerr=100 * row.test_acc_std,
                     fmt="o", color=color, ecolor=color, alpha=0.85, capsize=2)
-        ax.annotate(f"{row.axis}/{row.cell}" if row.axis != "reference" else "reference", (row.energy_uj_mean,
-                    100 * row.test_acc_mean), fontsize=7, xytext=(4, 3), textcoords="offset points")
     ann = table["ann_energy_uj_mean"].median()
+    # labels in a column right of the cluster, spread so that none overlaps, each with a line to its point
+    low, high = ax.get_ylim()
+    label_y = spread(list(100 * table["test_acc_mean"]), 0.045 * (high - low))
+    label_x = table["energy_uj_mean"].max() * 1.08
+    for row, y in zip(table.itertuples(), label_y, strict=True):
+        ax.annotate(row.label, (row.energy_uj_mean, 100 * row.test_acc_mean), xytext=(label_x, y), fontsize=7,
+                    va="center", color=METHOD_COLORS.get(row.method, "k"),
+                    arrowprops=dict(arrowstyle="-", color="0.6", linewidth=0.5))
     ax.axvline(ann, color="0.4", linestyle="--", linewidth=1)
     ax.annotate("same network as an ANN", (ann, ax.get_ylim()[0]), fontsize=7, rotation=90, va="bottom", ha="right",
                 color="0.3")
@@ -83,8 +89,9 @@ def accuracy_energy_figure(table: pd.DataFrame, energy) -> plt.Figure:
            ylabel="test accuracy (%)",
            title="Accuracy against the energy of one inference (mean ± std over seeds)")
     ax.set_xscale("log")
+    plain_log_axis(ax, "x")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower center")
     fig.tight_layout()
     return fig
 

@@ -33,3 +33,34 @@ def event_panel(ax, frame, vmax: float) -> None:
     ax.imshow(polarity_image(frame), cmap=EVENT_CMAP, vmin=-vmax, vmax=vmax)
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+def plain_log_axis(ax, which: str = "x") -> None:
+    """Label a log axis with plain numbers (``1.2``, not ``1.2×10^0``): an axis spanning less than a decade labels
+    its minor ticks too (it may have no decade tick at all), a wider one its decades only."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    low, high = ax.get_xlim() if which == "x" else ax.get_ylim()
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    axis.set_major_formatter(plain)
+    axis.set_minor_formatter(plain if high / low < 10 else NullFormatter())
+
+
+def spread(values: list[float], gap: float) -> list[float]:
+    """``values`` moved apart to at least ``gap`` between neighbours, in their order and as little as possible (label
+    positions that do not overlap): crowded neighbours form a run spaced ``gap`` apart and centred on their mean;
+    runs that then collide merge, until none does."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    runs: list[list[float]] = []  # each: the original values of one run
+    start = lambda run: sum(run) / len(run) - (len(run) - 1) * gap / 2  # noqa: E731
+    for i in order:
+        runs.append([values[i]])
+        while len(runs) > 1 and start(runs[-1]) < start(runs[-2]) + len(runs[-2]) * gap:
+            last = runs.pop()
+            runs[-1] += last
+    placed = [start(run) + k * gap for run in runs for k in range(len(run))]
+    out = [0.0] * len(values)
+    for k, i in enumerate(order):
+        out[i] = placed[k]
+    return out
