@@ -97,7 +97,7 @@ def link_base(cells: list[grid.Cell], work: Path, root: Path = layout.ROOT, how:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("name", help="a profile of studies/profiles/ (full, nmnist)")
+    parser.add_argument("name", help="a profile of studies/profiles/ (full, nmnist, nmnist_ratio)")
     args = parser.parse_args()
     prepare, raw, base = read_profile(args.name)
     work, out = layout.ROOT / "data/studies" / args.name, layout.ROOT / "reports/studies" / args.name
@@ -124,14 +124,14 @@ def main() -> None:
         folder = work / cell.folder
         jobs.append(CellJob(cell_params.all, grid.seeds_of(profile, cell.seed_count), folder / layout.RUNS,
                             folder / layout.CELL_METRICS))
-    train_cells(jobs, ProcessedData.load(processed), profile.base.parallel_runs, progress=False, label=args.name)
+    data = ProcessedData.load(processed)
+    train_cells(jobs, data, profile.base.parallel_runs, progress=False, label=args.name)
     pm.execute_notebook(
         str(layout.NOTEBOOKS / "03_figures.ipynb"), str(out / "03_figures.ipynb"), kernel_name="python3",
         progress_bar=False, cwd=str(layout.ROOT), engine_name="tmkt",
         parameters=dict(params_file=str(params_file), processed_dir=str(processed), figures_dir=str(out / "figures"),
                         models_dir=str(out / "models"), reports_root=str(work), dvc_dir=str(out / "dvc")),
     )
-    data = ProcessedData.load(processed)
     if data.simulated is not None and profile.data.dataset != "mnist_sim":
         write_transfer(profile, params_file, data, work, out)
     say(f"[{args.name}] done: {out.relative_to(layout.ROOT)}")

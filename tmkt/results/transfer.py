@@ -10,6 +10,7 @@ cell: mean and t-interval over its seeds (``tmkt.stats.mean_interval``), from ea
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +43,10 @@ def transfer_runs(cells: dict[str, tuple[Path, object]], data) -> pd.DataFrame:
     """One row per run of ``cells`` (label -> (runs folder, the cell's ``model:`` section)) and test set."""
     sets, rows = test_sets(data), []
     for label, (runs_dir, model_cfg) in cells.items():
-        for run in sorted(Path(runs_dir).glob("seed_*")):
+        for run in layout.seed_folders(runs_dir):
             model = trained_model(model_cfg, data, run / layout.CHECKPOINT)
-            rows += [dict(cell=label, seed=int(run.name.removeprefix("seed_")), tested_on=name,
+            seed = json.loads((run / layout.RUN_METRICS).read_text())["seed"]
+            rows += [dict(cell=label, seed=seed, tested_on=name,
                           test_acc=_accuracy(model, frames, labels)) for name, (frames, labels) in sets.items()]
     return pd.DataFrame(rows)
 
