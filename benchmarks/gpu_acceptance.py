@@ -5,7 +5,7 @@
 2. **Every preset, one short epoch**: a tiny tree in the dataset's real file formats (the trees of
    ``tests/test_presets.py``) converted with the preset and trained for ``--steps`` steps of the preset's own
    network, recipe and batch on the device: seconds, peak memory, the accuracy being finite.
-3. **torchrun**: one process of ``python -m tmkt.training.distributed`` on the N-Caltech101 tree, the event-only
+3. **torchrun**: one process of ``python -m tmkt.training.torchrun`` on the N-Caltech101 tree, the event-only
    cell's three seeds (the data-parallel entry point; more processes need more GPUs).
 
 Writes ``reports/benchmarks/gpu_acceptance.md`` (the table the README embeds) and ``gpu_acceptance.csv``; every
@@ -65,7 +65,7 @@ def short_epoch(name: str, device: str, steps: int, tiny: bool, work: Path) -> d
 
 
 def torchrun_one_process(device: str, tiny: bool, work: Path) -> dict:
-    """``torchrun --nproc_per_node=1 -m tmkt.training.distributed`` on the N-Caltech101 tree (converted above)."""
+    """``torchrun --nproc_per_node=1 -m tmkt.training.torchrun`` on the N-Caltech101 tree (converted above)."""
     overrides = presets.overrides("ncaltech101") | {"data.raw_dir": str(work / "ncaltech101" / "raw"),
                                                       "base.device": device, "train.epochs": 1,
                                                       "train.steps_per_epoch": 2, "train.warmup_epochs": 0} | (

@@ -57,3 +57,44 @@ def test_architecture_page_lists_every_module():
             continue
         shown = path.removeprefix("tmkt/")
         assert shown in page or shown.removeprefix("data/datasets/") in page, f"docs/architecture.md does not mention {path}"
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Every package module -> the package modules its source imports (``from tmkt import x`` names ``tmkt`` too)."""
+    known = modules()
+    return {
+        name: provenance.imports_of_source((layout.ROOT / path).read_text()) & set(known) - {name}
+        for name, path in known.items()
+    }
+
+
+def import_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One cycle of ``graph`` as ``[a, b, ..., a]``, or ``[]`` if it has none (depth-first search, three colours)."""
+    state: dict[str, str] = {}  # absent: unvisited; "open": on the current path; "done": no cycle through it
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = "open"
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        state[node] = "done"
+        path.pop()
+        return []
+
+    for start in sorted(graph):
+        if start not in state and (found := visit(start)):
+            return found
+    return []
+
+
+def test_the_package_import_graph_has_no_cycle():
+    assert import_cycle(import_graph()) == []
+
+
+def test_an_import_cycle_is_found():
+    assert import_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert import_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) == []

@@ -59,14 +59,25 @@ def test_a_rank_takes_its_share_of_a_batch_of_any_size():
         World(1, 4).shard(3)
 
 
-@pytest.mark.parametrize("method", ["event_only", "tmkt"])
-def test_two_gloo_processes_give_the_gradients_and_run_of_one(method, data_dir, tmp_path):
-    params = params_for(method)
-    rows = list(range(8))
+#: CKA alignment on, and a threshold low enough that the last layer's features vary across samples at every step
+#: (at the default threshold this tiny network's later steps hold near-constant features, whose CKA is 0/0: its
+#: gradient is then rounding noise, different on any two summation orders)
+ALIGNED = {"loss.domain_alignment": True, "loss.da_step_weights": "learnable", "model.v_th": 0.1}
+
+
+@pytest.mark.parametrize("method, extra, batch", [("event_only", {}, 8), ("tmkt", {}, 8), ("tmkt", ALIGNED, 7)],
+                         ids=["event_only", "tmkt", "tmkt-cka-uneven"])
+def test_two_gloo_processes_give_the_gradients_and_run_of_one(method, extra, batch, data_dir, tmp_path):
+    """Also with the CKA alignment on (computed on the features gathered from both processes) and shares of 3
+    and 4 samples: the single-process loss and gradients, the step weights' among them."""
+    params = params_for(method, **extra, **{"train.batch_size": batch})
+    rows = list(range(batch))
     single = one_step(params, data_dir, str(tmp_path / "single"), rows)
     mp.spawn(rank_main, args=(2, free_port(), params, data_dir, str(tmp_path), rows, str(tmp_path / "two")), nprocs=2)
     shared = torch.load(tmp_path / "grads.pt")
     assert set(shared) == set(single) and any(g.abs().sum() > 0 for g in single.values())
+    if extra:
+        assert single["alignment.eta"].abs().sum() > 0
     for name, grad in single.items():
         torch.testing.assert_close(shared[name], grad, rtol=1e-4, atol=1e-6, msg=f"gradient of {name}")
     # rank 0 alone wrote the run; it is the single-process run up to summation order

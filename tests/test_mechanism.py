@@ -21,7 +21,7 @@ plt.switch_backend("Agg")
 
 T, B, SIZE, CLASSES = 4, 8, 8, 3
 #: The TET loss of the repository's parameters (MSE weight, target phi = V_th).
-TET = dict(lam=config.defaults().train.tet_lambda, phi=config.defaults().model.v_th)
+TET = dict(lam=config.defaults().train.tet_mse_weight, phi=config.defaults().model.v_th)
 N_MC = 100_000
 
 

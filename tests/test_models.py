@@ -139,6 +139,20 @@ def test_features_are_the_post_reset_membrane_of_the_last_spiking_layer():
     assert (out.features[spikes == 0] <= model.trunk.last_lif.v_th).all()  # silent: never above threshold
 
 
+def test_resnet_is_pre_activation_and_its_feature_is_the_pooled_non_spiking_output():
+    model, x = _tiny("resnet18_snn")
+    trunk = model.trunk
+    assert isinstance(trunk.layers.stem.module, torch.nn.Conv2d)  # a bare stem: no BN, no LIF
+    first_block = trunk.layers.stage1[0]
+    assert [type(m.module if hasattr(m, "module") else m).__name__ for m in list(first_block.children())[:3]] == [
+        "BatchNorm2d", "MultiStepLIF", "Conv2d"]
+    out = model(x)
+    pooled = trunk(x)  # training-mode BN: the same batch, the same statistics
+    torch.testing.assert_close(out.features, pooled)  # CKA, MAG and MRP read the pooled 512·width vector ...
+    torch.testing.assert_close(out.logits, model.head_event(pooled))  # ... and so does the classifier
+    assert pooled.shape == (3, 4, trunk.out_dim) and not torch.isin(pooled, torch.tensor([0.0, 1.0])).all()
+
+
 def test_batch_layout_mistake_is_refused():
     model, x = _tiny("vgg_snn")
     with pytest.raises(ValueError, match=r"\(T, B, C, H, W\)"):

@@ -310,6 +310,19 @@ def test_he_et_al_schedules_change_per_epoch_to_a_floor_or_in_steps():
     assert [step(s) for s in (0, 8, 10, 79, 80, 99)] == pytest.approx([0.2, 1.0, 1.0, 1.0, 0.1, 0.1])
 
 
+def test_timm_warm_up_starts_from_its_initial_rate_and_the_cosine_counts_it():
+    """He et al.'s timm scheduler: lr_t = 1e-6 + t (lr - 1e-6) / W while warming up, then the cosine of t / U."""
+    cfg = config.section("train", epochs=300, warmup_epochs=5, lr=5.859375e-4, lr_min=1e-5, lr_update="epoch",
+                         warmup_lr_init=1e-6, cosine_counts_warmup=True)
+    factor = lr_factor(cfg, steps_per_epoch=4)
+    rates = [cfg.lr * factor(4 * epoch) for epoch in range(7)]
+    assert rates[0] == pytest.approx(1e-6) and rates[4] == pytest.approx(1e-6 + 4 * (cfg.lr - 1e-6) / 5)
+    for epoch in (5, 6):  # counted from 0, not from the end of the warm-up
+        assert rates[epoch] == pytest.approx(1e-5 + (cfg.lr - 1e-5) * 0.5 * (1 + math.cos(math.pi * epoch / 300)))
+    after_warmup = lr_factor(cfg.model_copy(update=dict(cosine_counts_warmup=False)), steps_per_epoch=4)
+    assert after_warmup(20) == pytest.approx(1.0) and factor(20) < 1.0
+
+
 def test_no_weight_decay_on_one_dimensional_parameters_when_asked():
     net = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3), torch.nn.BatchNorm2d(4))
     decay_all = adamw(list(net.parameters()), config.section("train", lr=0.01))

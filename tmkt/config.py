@@ -55,7 +55,8 @@ FrameNorm = Literal["raw", "clip", "scale", "frame_max"]  #: tmkt.data.frames.no
 Resize = Literal["area", "bilinear"]  #: how event frames and images are resized, tmkt.data.frames.resize
 #: auto | cpu | cuda | cuda:<index> (tmkt.training.device.resolve_device)
 Device = Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:[0-9]+)?)$")]
-Precision = Literal["fp32", "bf16"]  #: tmkt.training.device.autocast
+#: tmkt.training.device.autocast; auto: bf16 on CUDA, fp32 elsewhere (tmkt.training.device.fast_path)
+Precision = Literal["fp32", "bf16", "auto"]
 Dvs128Orientation = Literal["jaer", "transposed"]  #: DVS128 address decoding, tmkt.data.datasets.cifar10dvs
 OmniglotStrokes = Literal["bright", "dark"]  #: Omniglot's contrast as read, tmkt.data.datasets.nomniglot
 #: ``data.dataset`` -> its reader, ``module:class`` under :mod:`tmkt.data.datasets` (imported only when
@@ -207,6 +208,8 @@ class TrainConfig(Section):
     weight_decay: NonNegative
     weight_decay_1d: bool
     warmup_epochs: int = Field(ge=0)
+    warmup_lr_init: Annotated[float, Field(ge=0, le=1)] | None  #: null: f(u) = (u + 1) / W (tmkt.training.optim)
+    cosine_counts_warmup: bool  #: the cosine's progress counts the warm-up units too (timm's default)
     lr_schedule: LrSchedule
     lr_update: LrUpdate
     lr_min: float = Field(ge=0, le=1)
@@ -218,14 +221,15 @@ class TrainConfig(Section):
     finetune_image_fraction: float = Field(gt=0, le=1)  # 1: images (or their recordings) alone
     stream_batching: StreamBatching
     appearance: Appearance
-    tet_lambda: float = Field(ge=0, le=1)
+    tet_mse_weight: float = Field(ge=0, le=1)  #: TET's lambda: the weight of its MSE term (tmkt.method.losses)
     crop_padding: int = Field(ge=0, le=64)
     flip: bool
     rotation_deg: float = Field(ge=0, le=180)
     eval_batch_size: int = Field(ge=1)
     channels_last: bool
     precision: Precision
-    compile: bool
+    compile: bool | Literal["auto"]  #: auto: on CUDA only (tmkt.training.device.fast_path)
+    report_test_selected: bool  #: also read the test split every epoch, for He et al.'s test-selected number
 
 
 class MixupConfig(Section):

@@ -115,6 +115,10 @@ EPOCH_MEANS: tuple[str, ...] = (
 )
 
 
+#: ``train.report_test_selected``: the test accuracy after each epoch (He et al.'s selection; never a choice of ours)
+EPOCH_TEST: str = "epoch_test_acc"
+
+
 def per_step(prefix: str, values) -> dict[str, Any]:
     """``{prefix1: values[0], prefix2: values[1], ...}``: a history row's per-time-step columns."""
     return {f"{prefix}{t + 1}": v for t, v in enumerate(values)}

@@ -1,4 +1,4 @@
-"""Spiking networks of METHOD §5 and the two-stream wrapper that TMKT trains.
+"""The spiking trunks TMKT trains (docs/method.md §5) and the two-stream wrapper around them.
 
 Every tensor is time-first, ``(T, B, C, H, W)``. Convolutions, batch norm and pooling see time folded
 into the batch, ``(T·B, C, H, W)`` (:class:`TimeFolded`; BN statistics are therefore taken over all
@@ -13,21 +13,21 @@ Trunks (``ModelConfig.arch``):
   and one head hold 9,688,165 parameters; with He2024's second head (one per stream) 10,153,674 — the
   paper's "~10.2M" — and with the MAG/MRP heads (2 × 18,433) 10,190,540 (convolutions carry no bias:
   BN follows).
-- ``resnet18_snn`` [recon, for CEP-DVS]: a stem conv3×3-BN-LIF and stages of two BasicBlocks
-  (conv-BN-LIF-conv-BN + shortcut, LIF after the sum) at 64, 128, 256, 512 channels, strides 1, 2, 2, 2
-  (``blocks`` stages kept), global average pooling.
+- ``resnet18_snn`` [He2024, CEP-DVS]: pre-activation ResNet-18, a stem conv3×3 and stages of two
+  pre-activation blocks (BN-LIF-conv-BN-LIF-conv + shortcut) at 64, 128, 256, 512 channels, strides 1, 2,
+  2, 2 (``blocks`` stages kept), a final BN and global average pooling to a non-spiking feature.
 - ``scnn`` [recon after He2024's N-Omniglot SCNN]: conv5×5 (15) -LIF-pool-conv5×5 (40) -LIF-pool,
   flatten, linear (300) -LIF; no BN; ``blocks`` is not used.
 
 :class:`TwoStreamSNN` shares one trunk between the appearance/mixed and the event streams. A classifier
-head is a linear map applied at every step to the spikes of the last spiking layer after the trunk's final
-pooling, giving logits ``O_t``; testing always uses the event head. How many heads there are is
-``ModelConfig.heads`` [recon: the TMKT papers do not say]: ``separate`` keeps one per stream
-(``head_event``, ``head_mixed``; He2024's code), ``shared`` gives the mixed stream the event head, so the
-classifier that is tested also learns from the mixed sequences. The penultimate feature ``F_t`` is He2024's: the
-(post-reset) membrane potential of the last spiking layer, flattened. ``mag_head`` predicts the
-modality ``m_t`` from ``F_t`` (a logit per step), ``mrp_head`` the event ratio
-``rho = sigmoid(w · mean_t F_t + b)``. Prediction: ``argmax_k mean_t O_t`` (:func:`predict`).
+head is a linear map applied at every step to the trunk's output (the spikes of the last spiking layer after
+its final pooling; the ResNet's pooled non-spiking feature), giving logits ``O_t``; testing always uses the
+event head. How many heads there are is ``ModelConfig.heads`` [recon: the TMKT papers do not say]:
+``separate`` keeps one per stream (``head_event``, ``head_mixed``; He2024's code), ``shared`` gives the mixed
+stream the event head, so the classifier that is tested also learns from the mixed sequences. The
+penultimate feature ``F_t`` is He2024's (each trunk's ``features``): the (post-reset) membrane potential of
+the last spiking layer, flattened, or the ResNet's pooled output. ``mag_head`` predicts the modality
+``m_t`` from ``F_t`` (a logit per step), ``mrp_head`` the event ratio ``rho = sigmoid(w · mean_t F_t + b)``. Prediction: ``argmax_k mean_t O_t`` (:func:`predict`).
 """
 
 from __future__ import annotations
@@ -115,48 +115,72 @@ class VGGSNN(nn.Module):
         self.last_lif.record_membrane = True
         self.feature_dim = c_in * feature_hw[0] * feature_hw[1]
         self.out_dim = c_in * height * width
+        self.spiking_output = True  # pooled spikes: multiples of 1/4
 
     def forward(self, x: Tensor) -> Tensor:
         return self.layers(x).flatten(2)
 
+    def features(self, out: Tensor) -> Tensor:
+        """``F_t``: the post-reset membrane of the last LIF layer (before pooling), flattened, ``(T, B, D)``."""
+        return self.last_lif.membrane.flatten(2)
 
-class SpikingBasicBlock(nn.Module):
-    """ResNet BasicBlock with LIF neurons: ``LIF(BN(conv(LIF(BN(conv x)))) + shortcut(x))`` [recon]."""
+
+class PreActBlock(nn.Module):
+    """Pre-activation BasicBlock [He2024's CEP-DVS ResNet-18]: ``conv(LIF(BN(conv(LIF(BN x))))) + shortcut(x)``.
+
+    The shortcut is the identity, or ``conv1×1(LIF(BN x))`` with the block's stride where the shape changes.
+    Nothing follows the sum: the next block (or the trunk's final BN) normalises it.
+    """
 
     def __init__(self, cfg: ModelConfig, c_in: int, c_out: int, stride: int) -> None:
         super().__init__()
-        self.conv1, self.lif1 = _conv_bn(c_in, c_out, stride), _lif(cfg)
-        self.conv2, self.lif2 = _conv_bn(c_out, c_out), _lif(cfg)
-        needs_projection = stride != 1 or c_in != c_out
-        self.shortcut = _conv_bn(c_in, c_out, stride, kernel=1) if needs_projection else nn.Identity()
+        self.bn1, self.lif1 = TimeFolded(nn.BatchNorm2d(c_in)), _lif(cfg)
+        self.conv1 = TimeFolded(nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False))
+        self.bn2, self.lif2 = TimeFolded(nn.BatchNorm2d(c_out)), _lif(cfg)
+        self.conv2 = TimeFolded(nn.Conv2d(c_out, c_out, 3, padding=1, bias=False))
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(
+                TimeFolded(nn.BatchNorm2d(c_in)), _lif(cfg), TimeFolded(nn.Conv2d(c_in, c_out, 1, stride, bias=False))
+            )
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.lif2(self.conv2(self.lif1(self.conv1(x))) + self.shortcut(x))
+        return self.conv2(self.lif2(self.bn2(self.conv1(self.lif1(self.bn1(x)))))) + self.shortcut(x)
 
 
 class ResNet18SNN(nn.Module):
-    """Spiking ResNet-18 trunk [recon, CEP-DVS]: ``(T, B, C, H, W)`` -> ``(T, B, D_out)`` after global pooling."""
+    """Pre-activation spiking ResNet-18 trunk [He2024, CEP-DVS]: ``(T, B, C, H, W)`` -> ``(T, B, D_out)``.
+
+    ``F_t = mean_{h,w} BN(stages(conv3×3(x_t)))``: a stem convolution (no BN, no LIF, no pooling), stages of two
+    :class:`PreActBlock`, a final BatchNorm and global average pooling. The output is *not* spiking: it is both
+    the classifier heads' input and the feature ``F_t`` of CKA, MAG and MRP (:meth:`features`). Convolutions are
+    initialised Kaiming-normal (fan-out), BatchNorm to weight 1, bias 0.
+    """
 
     def __init__(self, cfg: ModelConfig, in_channels: int, input_size: tuple[int, int]) -> None:
         super().__init__()
-        c_stem = _channels(64, cfg.width)
-        layers: OrderedDict[str, nn.Module] = OrderedDict(stem=_conv_bn(in_channels, c_stem), stem_lif=_lif(cfg))
-        c_in, (height, width) = c_stem, input_size
+        c_in = _channels(64, cfg.width)
+        layers: OrderedDict[str, nn.Module] = OrderedDict(
+            stem=TimeFolded(nn.Conv2d(in_channels, c_in, 3, padding=1, bias=False))
+        )
         for stage, (base, stride) in enumerate(RESNET_STAGES[: cfg.blocks], start=1):
             c_out = _channels(base, cfg.width)
-            layers[f"stage{stage}"] = nn.Sequential(
-                SpikingBasicBlock(cfg, c_in, c_out, stride), SpikingBasicBlock(cfg, c_out, c_out, 1)
-            )
-            height, width = (height - 1) // stride + 1, (width - 1) // stride + 1
+            layers[f"stage{stage}"] = nn.Sequential(PreActBlock(cfg, c_in, c_out, stride), PreActBlock(cfg, c_out, c_out, 1))
             c_in = c_out
+        layers["bn"] = TimeFolded(nn.BatchNorm2d(c_in))
         self.layers = nn.Sequential(layers)
-        self.last_lif: MultiStepLIF = layers[f"stage{cfg.blocks}"][-1].lif2
-        self.last_lif.record_membrane = True
-        self.feature_dim = c_in * height * width
-        self.out_dim = c_in
+        for module in self.layers.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        self.feature_dim = self.out_dim = c_in
+        self.spiking_output = False
 
     def forward(self, x: Tensor) -> Tensor:
         return self.layers(x).mean(dim=(-2, -1))
+
+    def features(self, out: Tensor) -> Tensor:
+        """``F_t``: the pooled non-spiking output itself, ``(T, B, D)``."""
+        return out
 
 
 class SCNN(nn.Module):
@@ -186,9 +210,14 @@ class SCNN(nn.Module):
         self.fc = nn.Linear(c2 * height * width, hidden)
         self.last_lif = _lif(cfg, record_membrane=True)
         self.feature_dim = self.out_dim = hidden
+        self.spiking_output = True
 
     def forward(self, x: Tensor) -> Tensor:
         return self.last_lif(self.fc(self.layers(x).flatten(2)))
+
+    def features(self, out: Tensor) -> Tensor:
+        """``F_t``: the post-reset membrane of the last LIF layer, ``(T, B, D)``."""
+        return self.last_lif.membrane
 
 
 #: ``model.arch`` -> its trunk.
@@ -246,10 +275,10 @@ class TwoStreamSNN(nn.Module):
             raise ValueError(f"batching must be one of {get_args(StreamBatching)}, got {batching!r}")
         both = torch.cat([mixed, events], dim=1)
         self._check_input(both)
-        spikes, b = self.trunk(both), mixed.shape[1]
+        out, b = self.trunk(both), mixed.shape[1]
         return (
-            self._outputs(spikes, self.classifier("mixed"), slice(0, b)),
-            self._outputs(spikes, self.classifier("event"), slice(b, None)),
+            self._outputs(out, self.classifier("mixed"), slice(0, b)),
+            self._outputs(out, self.classifier("event"), slice(b, None)),
         )
 
     def _check_input(self, x: Tensor) -> None:
@@ -260,12 +289,12 @@ class TwoStreamSNN(nn.Module):
                 f"{', '.join(map(str, expected[1:]))}), got {tuple(x.shape)}"
             )
 
-    def _outputs(self, spikes: Tensor, classifier: nn.Linear, batch: slice) -> ModelOutput:
+    def _outputs(self, trunk_out: Tensor, classifier: nn.Linear, batch: slice) -> ModelOutput:
         """Heads on the samples ``batch`` of the trunk's last pass."""
-        features = self.trunk.last_lif.membrane.flatten(2)[:, batch]
+        features = self.trunk.features(trunk_out)[:, batch]
         rates = torch.stack([lif.spike_rate for _, lif in self._lifs]).tolist()  # one device sync
         return ModelOutput(
-            logits=classifier(spikes[:, batch]),
+            logits=classifier(trunk_out[:, batch]),
             features=features,
             mag_logits=self.mag_head(features).squeeze(-1),
             ratio_pred=torch.sigmoid(self.mrp_head(features.mean(0))).squeeze(-1),

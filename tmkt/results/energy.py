@@ -12,12 +12,13 @@ and MRP heads do not run. The convention:
   ``1[x ≠ 0]``. A linear layer does ``out_features · #{x ≠ 0}``, an average pooling one AC per non-zero input.
   Inputs are spikes, or pooled spikes (multiples of 1/4): zeros cost nothing, whatever the value of a
   non-zero.
-- **The first layer** reads analog frames: dense multiply-accumulates, ``MAC = #outputs · C_in · k_h · k_w``
-  per step.
+- **Layers that read analog values** do dense multiply-accumulates, ``MAC = #outputs · C_in · k_h · k_w``
+  per step: the first layer (it reads frames), and the heads of a trunk whose output is not spiking (the
+  pre-activation ResNet's pooled, batch-normalised feature; its final BN folds into the head).
 - **The same network as an ANN** (one pass, no time steps): the dense MACs of every convolution and linear
   layer, and one addition (counted with the AC energy) per input of every pooling.
 - **Energy** at the 45 nm figures of Horowitz (ISSCC 2014), ``energy.e_ac_pj`` per AC and ``energy.e_mac_pj``
-  per MAC (32-bit float: 0.9 and 4.6 pJ): ``E_SNN = e_AC · AC + e_MAC · MAC_first`` and
+  per MAC (32-bit float: 0.9 and 4.6 pJ): ``E_SNN = e_AC · AC + e_MAC · MAC_dense`` and
   ``E_ANN = e_MAC · MAC_ANN + e_AC · ADD_ANN``. Memory access and neuron updates are not counted.
 """
 
@@ -40,18 +41,18 @@ class Operations:
 
     recordings: int = 0
     ac: dict[str, float] = field(default_factory=dict)  #: event-driven accumulates, per layer
-    first_macs: float = 0.0  #: dense MACs of the first layer (all steps)
+    dense_macs: float = 0.0  #: dense MACs of the layers that read analog values (all steps)
     ann_macs: float = 0.0  #: the ANN's dense MACs (one pass)
     ann_adds: float = 0.0  #: the ANN's pooling additions (one pass)
 
     def per_recording(self, e_ac_pj: float, e_mac_pj: float) -> dict[str, float]:
         """Counts and energies (µJ) of one recording."""
         n = max(1, self.recordings)
-        ac, macs = sum(self.ac.values()) / n, self.first_macs / n
+        ac, macs = sum(self.ac.values()) / n, self.dense_macs / n
         ann_macs, ann_adds = self.ann_macs / n, self.ann_adds / n
         return dict(
             synops=ac,
-            first_layer_macs=macs,
+            dense_macs=macs,
             energy_uj=(e_ac_pj * ac + e_mac_pj * macs) * 1e-6,
             ann_macs=ann_macs,
             ann_energy_uj=(e_mac_pj * ann_macs + e_ac_pj * ann_adds) * 1e-6,
@@ -82,7 +83,8 @@ class _Counter:
         counted = (nn.Conv2d, nn.Linear, nn.AvgPool2d)
         layers = [(name, m) for name, m in model.trunk.named_modules() if isinstance(m, counted)]
         layers.append(("head_event", model.head_event))
-        self.first = next(name for name, m in layers if isinstance(m, (nn.Conv2d, nn.Linear)))
+        first = next(name for name, m in layers if isinstance(m, (nn.Conv2d, nn.Linear)))
+        self.analog = {first} | (set() if model.trunk.spiking_output else {"head_event"})
         self.handles = [m.register_forward_hook(self._hook(name)) for name, m in layers]
 
     def _hook(self, name: str):
@@ -95,8 +97,8 @@ class _Counter:
                 return
             dense = _dense_macs(x, out, layer)
             self.ops.ann_macs += dense / self.time_steps
-            if name == self.first:
-                self.ops.first_macs += dense
+            if name in self.analog:
+                self.ops.dense_macs += dense
             elif isinstance(layer, nn.Conv2d):
                 self.ops.ac[name] = self.ops.ac.get(name, 0.0) + _conv_synops(x, layer)
             else:

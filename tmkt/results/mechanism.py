@@ -159,7 +159,7 @@ def trained_gradient_variance(params, data, checkpoint: str | Path) -> pd.DataFr
     images = data.appearance(data.draw_images(labels, np.random.default_rng(0)))
     return gradient_variance_table(model, images, events, torch.tensor(labels), params.figures.ratios,
                                    draws=params.figures.gradient_draws, seed=0,
-                                   lam=params.train.tet_lambda, phi=params.model.v_th)
+                                   lam=params.train.tet_mse_weight, phi=params.model.v_th)
 
 
 def example_mixed_sequence(data, r_m: float = 0.5, candidates: int = 16) -> tuple[Tensor, Tensor, int, int]:

@@ -6,6 +6,9 @@
   bfloat16 (convolutions and linear layers in bfloat16, reductions and BN statistics in float32 as
   autocast decides; weights, gradients and the optimizer stay float32). bfloat16 has float32's range, so
   no loss scaling is needed. Spikes are 0/1 in either precision; membrane potentials lose precision.
+- ``train.precision: auto`` and ``train.compile: auto`` (the presets) choose the GPU fast path where a run
+  computes: bf16 and ``torch.compile`` on CUDA, fp32 and eager on the CPU (:func:`fast_path`). A run records,
+  and its fingerprint holds, the choice made, not ``auto``.
 - Transfers: on CUDA a batch assembled on the CPU is copied from pinned (page-locked) memory with
   ``non_blocking=True``, so the copy overlaps the GPU's work instead of stalling the Python thread.
 """
@@ -16,9 +19,21 @@ import contextlib
 
 import torch
 
-from tmkt.config import Precision
+from tmkt.config import Params, Precision
 
 DTYPES: dict[Precision, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
+
+
+def fast_path(params: Params, device: torch.device) -> Params:
+    """``params`` with ``train.precision`` and ``train.compile`` of ``auto`` decided for ``device``: bf16 and
+    compiled on CUDA, fp32 and eager elsewhere; values other than ``auto`` are kept."""
+    cuda, train = device.type == "cuda", params.train
+    update = {}
+    if train.precision == "auto":
+        update["precision"] = "bf16" if cuda else "fp32"
+    if train.compile == "auto":
+        update["compile"] = cuda
+    return params.model_copy(update=dict(train=train.model_copy(update=update))) if update else params
 
 
 def resolve_device(name: str) -> torch.device:

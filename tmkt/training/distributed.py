@@ -10,13 +10,16 @@ as ``DistributedDataParallel`` does; the step calls the model's ``forward_pair``
 ``forward``, which the DDP wrapper cannot hook, so the averaging is done here. Because every loss term
 that is a mean over samples (TET, MAG, MRP) then has the gradient of the whole batch, a run is the same
 run on any number of processes up to floating-point summation order (``tests/test_distributed.py``:
-2 gloo processes against 1). Two things are per rank and stay so:
+2 gloo processes against 1). One thing is per rank and stays so:
 
 - **BatchNorm statistics**: on GPUs the trunk's BatchNorm layers become ``SyncBatchNorm`` (statistics
   over the whole batch, as on one device); on CPUs (gloo) torch has no SyncBatchNorm, and each rank
   normalises with its own B/W samples.
-- **The CKA alignment** (``loss.domain_alignment``): CKA compares the two streams' features across the
-  samples of a batch, so each rank computes it on its share; its gradient is averaged like the others.
+
+The CKA alignment (``loss.domain_alignment``) is not a mean over samples: CKA compares the two streams'
+features across the samples of a batch. Every rank therefore gathers the features of the whole batch
+(:meth:`World.gather`) and computes the single-process CKA; the gathering passes back to each rank its rows of
+that (identical) gradient, so N processes train the loss of one (``tests/test_distributed.py``, alignment on).
 
 An epoch's training means (loss, accuracies, spike rates, CKA, switch-step counts) are averaged over the
 ranks before they enter the history, so a history reads the same on any number of processes. Rank 0
@@ -25,14 +28,11 @@ Evaluation runs on every rank (the same model on the same data gives the same ac
 for another's result. Backends: NCCL where CUDA is available, gloo otherwise; rank r uses GPU
 ``LOCAL_RANK``.
 
-Entry point: ``torchrun --nproc_per_node=N -m tmkt.training.distributed [--axis A --cell C]`` trains a
-cell's seeds one after another, each on all N processes, into the stage's runs folder; ``dvc repro``
-then finds the finished runs (their checkpoints) and only writes the stage's outputs.
+The entry point that trains a cell with torchrun is :mod:`tmkt.training.torchrun`.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 from dataclasses import dataclass
 
@@ -64,6 +64,39 @@ class World:
         """``W n_r / B``: the factor that makes the mean of the ranks' gradients the whole batch's gradient."""
         share = self.shard(batch)
         return self.size * (share.stop - share.start) / batch
+
+    def gather(self, shares: torch.Tensor, batch: int) -> torch.Tensor:
+        """The ranks' ``(T, n_r, ...)`` shares of a batch of ``batch`` samples as the whole ``(T, B, ...)``, in
+        sample order, differentiable (:class:`GatherShares`); on one process, ``shares`` itself."""
+        return shares if self.size == 1 else GatherShares.apply(shares, self, batch)
+
+
+class GatherShares(torch.autograd.Function):
+    """All ranks' shares of a batch, concatenated along dim 1, with a backward for a loss that every rank
+    computes alike on the gathered batch (CKA).
+
+    Every rank then holds the same gradient ``g`` of that loss with respect to the whole batch; the backward
+    returns this rank's rows ``g_r`` times ``B / n_r``. The loop scales rank r's loss by ``W n_r / B``
+    (:meth:`World.loss_scale`) and averages the ranks' parameter gradients (``1 / W``), so the feature path
+    contributes ``(1 / W) sum_r (W n_r / B) (B / n_r) g_r dx_r/dθ = sum_r g_r dx_r/dθ``: the single-process
+    gradient. (Parameters the loss reaches without the features, the step weights, get
+    ``(1 / W) sum_r W n_r / B = 1`` times theirs, also the single-process gradient.)
+    """
+
+    @staticmethod
+    def forward(ctx, shares: torch.Tensor, world: "World", batch: int) -> torch.Tensor:
+        bounds = [World(rank, world.size).shard(batch) for rank in range(world.size)]
+        widest = max(b.stop - b.start for b in bounds)
+        padded = shares.new_zeros((shares.shape[0], widest, *shares.shape[2:]))
+        padded[:, : shares.shape[1]] = shares
+        gathered = [torch.empty_like(padded) for _ in range(world.size)]
+        dist.all_gather(gathered, padded.contiguous())
+        ctx.share, ctx.factor = bounds[world.rank], batch / shares.shape[1]
+        return torch.cat([g[:, : b.stop - b.start] for g, b in zip(gathered, bounds)], dim=1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return grad[:, ctx.share] * ctx.factor, None, None
 
 
 def current() -> World:
@@ -116,36 +149,3 @@ def mean_over_ranks(values: dict[str, float], world: World) -> dict[str, float]:
     flat = torch.tensor([float(v) for v in values.values()], dtype=torch.float64)
     dist.all_reduce(flat, op=dist.ReduceOp.SUM)
     return dict(zip(values, (flat / world.size).tolist()))
-
-
-def main(argv: list[str] | None = None) -> None:
-    from tmkt import config, grid, layout
-    from tmkt.data.processed import ProcessedData
-    from tmkt.training.loop import Trainer
-
-    parser = argparse.ArgumentParser(prog="python -m tmkt.training.distributed", description=__doc__.split("\n")[0])
-    parser.add_argument("--params", default="params.yaml", help="parameter file (repository-relative)")
-    parser.add_argument("--axis", default="reference", help="the cell's ablation axis (reference: the train stage)")
-    parser.add_argument("--cell", default="reference", help="the cell's name on its axis")
-    parser.add_argument("--overrides", default="", help='dotted overrides as a YAML mapping, "{train.epochs: 5}"')
-    parser.add_argument("--processed", default=str(layout.PROCESSED), help="the convert stage's output folder")
-    parser.add_argument("--reports-root", default=".", help="the folder the cells' reports/... folders are in")
-    args = parser.parse_args(argv)
-    try:
-        cell, params = grid.cell_params(args.params, args.axis, args.cell, config.as_overrides(args.overrides))
-    except (config.ParamsError, ValueError) as exc:  # a bad parameter or an unknown cell: say so, no traceback
-        raise SystemExit(f"tmkt.training.distributed: {exc}") from None
-    world = init()
-    data = ProcessedData.load(layout.resolve(args.processed))
-    runs_dir = layout.resolve(args.reports_root) / cell.folder / layout.RUNS
-    for seed in grid.seeds_of(params, cell.seed_count):
-        metrics = Trainer(params, data, layout.seed_folder(runs_dir, seed), seed).fit(progress=False)
-        if world.main:
-            print(f"[{cell.stage}] seed {seed} on {world.size} processes: best epoch {metrics['best_epoch']}, "
-                  f"validation {metrics['val_acc']:.3f}", flush=True)
-    if dist.is_initialized():
-        dist.destroy_process_group()
-
-
-if __name__ == "__main__":
-    main()

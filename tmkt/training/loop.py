@@ -17,8 +17,10 @@ and restarted from its checkpoint (``tmkt.training.checkpoints``) ends exactly l
 
 Model selection: the epoch with the best *validation* accuracy (earliest on ties). The test split is
 read twice per run, after training: with the weights of that epoch (``test_acc``, the reported number)
-and with the last epoch's (``test_acc_last``). It never sees a per-epoch evaluation, so no choice can
-lean on it.
+and with the last epoch's (``test_acc_last``). No choice leans on it. With ``train.report_test_selected``
+(the presets) it is also read after every epoch (``layout.EPOCH_TEST`` in the history), only to report He et
+al.'s number beside ours: the best of those accuracies (``test_acc_test_selected``, earliest epoch on ties),
+the epoch their code would keep, because it selects on the test set (docs/method.md §9).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from tmkt.method.losses import DomainAlignment
 from tmkt.method.mixup import ratio_schedule
 from tmkt.method.models import TwoStreamSNN, build_model, predict
 from tmkt.training import checkpoints, distributed
-from tmkt.training.device import autocast, resolve_device, transfer
+from tmkt.training.device import autocast, fast_path, resolve_device, transfer
 from tmkt.training.methods import Method, Step, mixed_step, single_stream_step
 from tmkt.training.optim import adamw, lr_factor
 
@@ -89,9 +91,9 @@ class EpochLog:
     cka: list[np.ndarray] = field(default_factory=list)
     spike_rates: dict[str, list[float]] = field(default_factory=dict)
 
-    def add(self, **values: float) -> None:
+    def add(self, weight: float = 1.0, **values: float) -> None:
         for k, v in values.items():
-            self.sums[k] = self.sums.get(k, 0.0) + float(v.detach() if isinstance(v, torch.Tensor) else v)
+            self.sums[k] = self.sums.get(k, 0.0) + weight * float(v.detach() if isinstance(v, torch.Tensor) else v)
             self.counts[k] = self.counts.get(k, 0) + 1
 
     def mean(self, key: str) -> float:
@@ -101,26 +103,30 @@ class EpochLog:
         counts = np.bincount(switch_step.cpu().numpy(), minlength=self.time_steps + 1)
         self.switch_hist = counts if self.switch_hist is None else self.switch_hist + counts
 
-    def record_rates(self, rates: dict[str, float]) -> None:
+    def record_rates(self, rates: dict[str, float], weight: float = 1.0) -> None:
         for name, rate in rates.items():
-            self.spike_rates.setdefault(name, []).append(rate)
+            self.spike_rates.setdefault(name, []).append(weight * rate)
 
-    def record(self, step: Step, labels: torch.Tensor) -> None:
-        """Everything one step reports: its method's diagnostics, the loss, the training accuracy, spike rates."""
-        self.add(**step.values)
+    def record(self, step: Step, labels: torch.Tensor, weight: float = 1.0) -> None:
+        """Everything one step reports: its method's diagnostics, the loss, the training accuracy, spike rates.
+
+        ``weight``: ``W n_r / B`` on rank r of W sharing a batch of B (``World.loss_scale``; 1 on one process),
+        so that the ranks' plain mean of an epoch's means (``distributed.mean_over_ranks``) weights every
+        sample alike, for shares of unequal sizes too."""
+        self.add(weight, **step.values)
         if step.switch_step is not None:
             self.record_switch(step.switch_step)
         if step.cka is not None:
-            self.cka.append(step.cka.float().cpu().numpy())
-        self.add(loss=step.loss.detach(), train_acc=(predict(step.out.logits) == labels).float().mean())
-        self.record_rates(step.out.spike_rates)
+            self.cka.append(weight * step.cka.float().cpu().numpy())
+        self.add(weight, loss=step.loss.detach(), train_acc=(predict(step.out.logits) == labels).float().mean())
+        self.record_rates(step.out.spike_rates, weight)
 
 
 class Trainer:
     """Trains ``params``' configuration with ``seed`` on processed data, checkpointing every epoch."""
 
     def __init__(self, params: Params, data: ProcessedData, out_dir: str | Path, seed: int):
-        self.params, self.data, self.seed = params, data, seed
+        self.data, self.seed = data, seed
         self.out_dir = Path(out_dir)
         self.method = Method.of(params)
         if self.method.appearance == "simulated":
@@ -129,6 +135,7 @@ class Trainer:
         self.device = resolve_device(params.base.device)
         if self.device.type == "cuda" and self.world.size > 1:
             self.device = torch.device("cuda", self.world.local_rank)
+        self.params = params = fast_path(params, self.device)  # precision and compile decided where "auto"
         torch.set_num_threads(params.base.num_threads)
         cfg = params.train
         T = data.time_steps
@@ -204,13 +211,14 @@ class Trainer:
                     r_m = ratio_schedule(self.params.mixup, s) if self.method.mixup else None
                     images = data.appearance(data.draw_images(class_ids, rng), self.method.appearance)
                     result = mixed_step(self.method, self.model, self.alignment, images, events, labels, r_m, gen,
-                                        self.params, share)
+                                        self.params, self.world)
         self.optimizer.zero_grad(set_to_none=True)
-        (result.loss * self.world.loss_scale(len(rows)) if self.world.size > 1 else result.loss).backward()
+        weight = self.world.loss_scale(len(rows))
+        (result.loss * weight if self.world.size > 1 else result.loss).backward()
         distributed.average_gradients(self.parameters, self.world)
         self.optimizer.step()
         self.scheduler.step()
-        log.record(result, labels)
+        log.record(result, labels, weight)
 
     # ------------------------------------------------------------------ evaluation
     @torch.inference_mode()
@@ -281,6 +289,8 @@ class Trainer:
                    lr=self.scheduler.get_last_lr()[0])
         row |= {k: log.mean(k) for k in layout.EPOCH_MEANS}
         row["val_acc"] = self.accuracy("val")
+        if self.params.train.report_test_selected:
+            row[layout.EPOCH_TEST] = self.accuracy("test")
         if log.cka:
             row |= layout.per_step(layout.CKA, np.mean(log.cka, axis=0))
         if log.switch_hist is not None:
@@ -289,7 +299,7 @@ class Trainer:
         if self.method.weights_event_loss:
             row |= layout.per_step(layout.DA_WEIGHT, [float(w) for w in self.alignment.weights().detach().cpu()])
         if self.world.size > 1:  # the means of the whole batches, not of this rank's shares
-            trained = {k: v for k, v in row.items() if k not in ("epoch", "phase", "lr", "val_acc")}
+            trained = {k: v for k, v in row.items() if k not in ("epoch", "phase", "lr", "val_acc", layout.EPOCH_TEST)}
             averaged = distributed.mean_over_ranks(trained, self.world)
             row |= {k: v * self.world.size if k.startswith(layout.SWITCH) else v for k, v in averaged.items()}
         self.history.append(row)
@@ -324,6 +334,10 @@ class Trainer:
             train_seconds=float(seconds),
             resumed=bool(resumed),
         )
+        if self.params.train.report_test_selected:  # He et al.'s selection, reported beside, never used
+            chosen = int(history[layout.EPOCH_TEST].to_numpy().argmax())
+            metrics |= dict(test_acc_test_selected=float(history[layout.EPOCH_TEST].iloc[chosen]),
+                            test_selected_epoch=chosen + 1)
         if self.world.main:
             with io.atomic_path(self.out_dir / layout.HISTORY) as tmp:
                 history.to_csv(tmp, index=False)

@@ -42,6 +42,7 @@ from tmkt.method.losses import (
 from tmkt.method.mixup import mix, unmixed
 from tmkt.method.models import ModelOutput, TwoStreamSNN, predict
 from tmkt.training.device import transfer
+from tmkt.training.distributed import World
 
 
 @dataclass(frozen=True)
@@ -119,12 +120,12 @@ class Step:
 
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor, params: Params,
                         step_weights: torch.Tensor | None = None) -> torch.Tensor:
-    """The classification term of one stream (``train.classification_loss``): TET with ``train.tet_lambda`` and
+    """The classification term of one stream (``train.classification_loss``): TET with ``train.tet_mse_weight`` and
     ``phi = model.v_th``, its per-step CE (and with ``train.step_weights_on_mse`` its MSE) weighted by
     ``step_weights``; or the CE of the time-averaged logits (no step weights: the configuration forbids them)."""
     if params.train.classification_loss == "mean_ce":
         return mean_ce_loss(logits, labels)
-    return tet_loss(logits, labels, lam=params.train.tet_lambda, phi=params.model.v_th, ce_weights=step_weights,
+    return tet_loss(logits, labels, lam=params.train.tet_mse_weight, phi=params.model.v_th, ce_weights=step_weights,
                     weights_on_mse=params.train.step_weights_on_mse)
 
 
@@ -147,12 +148,13 @@ def mixed_step(
     r_m: float | None,
     gen: torch.Generator,
     params: Params,
-    share: slice = slice(None),
+    world: World = World(),
 ) -> Step:
     """The second and the event stream (joint, he2024, tmkt), on ``labels``' device; images and events on the CPU.
 
-    The whole batch is mixed (the same draws on every process of a distributed run); the samples ``share``
-    of it are trained on (``labels`` holds only those).
+    The whole batch is mixed (the same draws on every process of a distributed run); this process's share of
+    it (``world.shard``) is trained on (``labels`` holds only those), and the CKA alignment compares the features
+    of the whole batch, gathered from every process (``World.gather``).
 
     The mixed sequence ``x_m`` (``tmkt.method.mixup.mix``, expected event ratio ``r_m``, draws from ``gen``; the
     images unmixed for joint training)
@@ -164,11 +166,12 @@ def mixed_step(
     """
     device, loss_cfg = labels.device, params.loss
     whole = mix(method.mixup, images, events, r_m, gen) if method.mixup else unmixed(images)
+    batch, share = events.shape[1], world.shard(events.shape[1])
     mixed = type(whole)(whole.frames[:, share], whole.modality[:, share], whole.ratio[share], whole.switch_step[share])
     events = events[:, share]
     out_m, out = model.forward_pair(transfer(mixed.frames, device), transfer(events, device),
                                     params.train.stream_batching)
-    da = alignment(out_m.features, out.features)
+    da = alignment(world.gather(out_m.features, batch), world.gather(out.features, batch))
     modality, ratio = transfer(mixed.modality, device), transfer(mixed.ratio, device)
     terms = dict(
         tet_mixed=classification_loss(out_m.logits, labels, params),

@@ -10,11 +10,13 @@ epochs (``epoch``: the rate changes once per epoch, as He et al.'s timm schedule
 (``train.warmup_epochs``) and ``U`` units in all:
 
     f(u) = (u + 1) / W                                                         u < W (linear warm-up)
-    f(u) = m + (1 - m) (1 + cos(pi (u - W) / (U - W))) / 2,  m = lr_min / lr   lr_schedule: cosine
+    f(u) = i + u (1 - i) / W,  i = warmup_lr_init / lr                         u < W, warmup_lr_init set
+    f(u) = m + (1 - m) (1 + cos(pi (u - u0) / (U - u0))) / 2,  m = lr_min / lr  lr_schedule: cosine
     f(u) = lr_step_factor ** floor(e / lr_step_epochs),  e the epoch of u      lr_schedule: step
 
-(He et al.'s warm-up starts at 1e-6 rather than at ``lr / W``, and their cosine counts ``u`` from 0 rather than
-from the end of the warm-up: docs/method.md, parity table.)
+with ``u0 = W``, or ``u0 = 0`` with ``train.cosine_counts_warmup`` (the cosine then starts at ``cos(pi W / U)``).
+He et al.'s timm schedulers are ``warmup_lr_init: 1e-6``, ``cosine_counts_warmup: true``, ``lr_update: epoch``
+(docs/method.md, parity table).
 """
 
 from __future__ import annotations
@@ -46,14 +48,16 @@ def lr_factor(cfg: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
     warmup = cfg.warmup_epochs * steps_per_epoch // per_unit
     total = cfg.epochs * steps_per_epoch // per_unit
     floor = cfg.lr_min / cfg.lr if cfg.lr_min > 0 else 0.0
+    start = None if cfg.warmup_lr_init is None else cfg.warmup_lr_init / cfg.lr
+    origin = 0 if cfg.cosine_counts_warmup else warmup
 
     def factor(step: int) -> float:
         unit = step // per_unit
         if unit < warmup:
-            return (unit + 1) / warmup
+            return (unit + 1) / warmup if start is None else start + unit * (1.0 - start) / warmup
         if cfg.lr_schedule == "step":
             return cfg.lr_step_factor ** ((step // steps_per_epoch) // cfg.lr_step_epochs)
-        progress = (unit - warmup) / max(1, total - warmup)
+        progress = (unit - origin) / max(1, total - origin)
         return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
     return factor
