@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -34,6 +35,12 @@ def test_every_public_name_resolves_with_a_docstring(name):
 def test_an_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'timestep_mixup_x'"):
         tmkt.timestep_mixup_x  # noqa: B018
+
+
+def test_the_api_page_shows_every_public_name():
+    page = (layout.ROOT / "docs/api.md").read_text()
+    for name in tmkt.__all__:
+        assert f"### `{name}" in page, f"docs/api.md has no section for {name}"
 
 
 def test_batch_first_and_time_first_give_the_same_mix_transposed():
@@ -132,3 +139,17 @@ def test_ratio_schedule_and_solve_p():
     assert tmkt.expected_event_ratio(tmkt.solve_p(0.3, 8), 8) == pytest.approx(0.3, abs=1e-9)
     with pytest.raises(ValueError, match="schedule: Input should be"):
         tmkt.ratio_schedule("sliding", 0.5)
+
+
+def test_the_example_trains_with_a_falling_loss():
+    env = dict(os.environ, PYTHONPATH=str(layout.ROOT))
+    out = subprocess.run([sys.executable, str(layout.ROOT / "examples/timestep_mixup.py")], capture_output=True,
+                         text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    losses = [float(x) for x in re.findall(r"loss (\d+\.\d+)", out.stdout)]
+    shares = [float(x) for x in re.findall(r"event share (\d+\.\d+)", out.stdout)]
+    accuracies = [float(x) for x in re.findall(r"event accuracy (\d+\.\d+)", out.stdout)]
+    assert len(losses) >= 3 and losses[-1] < 0.5 * losses[0]
+    assert shares[0] < shares[-1]  # r_m rose over training
+    assert accuracies[-1] > accuracies[0]
+    assert len((layout.ROOT / "examples/timestep_mixup.py").read_text().splitlines()) < 60
