@@ -32,6 +32,11 @@ def test_every_public_name_resolves_with_a_docstring(name):
     assert (value.__doc__ or "").strip(), f"tmkt.{name} has no docstring"
 
 
+def test_the_package_exports_exactly_the_api_module():
+    from tmkt.method import standalone
+    assert sorted(tmkt.__all__) == sorted(standalone.__all__)
+
+
 def test_an_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'timestep_mixup_x'"):
         tmkt.timestep_mixup_x  # noqa: B018
@@ -83,6 +88,10 @@ def test_a_given_layout_must_put_time_steps_on_its_time_axis():
         tmkt.TimestepMixup(4, layout="BT")(x, x)
     with pytest.raises(ValueError, match="layout must be 'BT', 'TB'"):
         tmkt.TimestepMixup(4, layout="NCHW")
+    with pytest.raises(ValueError, match="strategy must be 'timestep'"):
+        tmkt.TimestepMixup(4, strategy="cutmix")
+    with pytest.raises(ValueError, match="r_m .* must lie in"):
+        tmkt.TimestepMixup(4, r_m=1.5)
 
 
 def test_from_kwargs_gives_the_forward_of_the_config_built_layer():

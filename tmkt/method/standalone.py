@@ -73,6 +73,8 @@ class TimestepMixup(nn.Module):
         if isinstance(time_steps, bool) or not isinstance(time_steps, int) or time_steps < 1:
             raise ValueError(f"time_steps must be an int >= 1, got {time_steps!r}")
         _check_layout(layout, allow_none=True)
+        if strategy not in ("timestep", "sample"):
+            raise ValueError(f"strategy must be 'timestep' (time-step mixup) or 'sample' (He et al.), got {strategy!r}")
         solve_p(r_m, time_steps)  # checks r_m in [0, 1]
         self.time_steps, self.r_m, self.layout, self.strategy, self.generator = (
             time_steps, r_m, layout, strategy, generator)
