@@ -52,6 +52,7 @@ import torch
 from norse.torch.functional.lif_box import LIFBoxFeedForwardState, LIFBoxParameters
 from norse.torch.functional.reset import reset_value
 from norse.torch.module.lif_box import LIFBoxCell
+from pydantic import ValidationError
 from torch import Tensor, nn
 
 from tmkt.config import NORSE_SURROGATES, LifBackend, ModelConfig, ResetGrad, Surrogate
@@ -229,6 +230,36 @@ class MultiStepLIF(nn.Module):
         self.record_membrane = record_membrane
         self.membrane: Tensor | None = None
         self.spike_rate: Tensor | None = None
+
+    @classmethod
+    def from_kwargs(
+        cls,
+        *,
+        tau_mem: float = 2.0,
+        v_th: float = 0.5,
+        method: Surrogate = "triangle",
+        alpha: float = 1.0,
+        reset_grad: ResetGrad = "detach",
+        backend: LifBackend = "fused",
+        record_membrane: bool = False,
+    ) -> "MultiStepLIF":
+        """The layer from keyword arguments named as norse's (``method``, ``alpha``: the surrogate and its
+        sharpness), defaults those of ``params.yaml``'s ``model`` section. ``tau_mem`` is the membrane time
+        constant in time steps, ``v += (I - v) / tau_mem`` (norse's ``tau_mem_inv = 1 / (tau_mem dt)``).
+
+        The :class:`~tmkt.config.ModelConfig` built here checks every value; its network fields (``arch``,
+        ``width``, ``blocks``, ``heads``) hold fixed values the neuron never reads."""
+        names = dict(tau="tau_mem", v_th="v_th", surrogate="method", surrogate_alpha="alpha", reset_grad="reset_grad",
+                     lif="backend")
+        try:
+            cfg = ModelConfig(arch="vgg_snn", width=1.0, blocks=4, heads="separate", tau=tau_mem, v_th=v_th,
+                              surrogate=method, surrogate_alpha=alpha, reset_grad=reset_grad, lif=backend)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{names.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else 'arguments'}: {e['msg']}"
+                for e in error.errors())
+            raise ValueError(f"MultiStepLIF.from_kwargs: {problems}") from None
+        return cls(cfg, record_membrane=record_membrane)
 
     def forward(self, currents: Tensor) -> Tensor:
         if currents.dim() < 2:
