@@ -72,10 +72,7 @@ def worker_state() -> tuple[Source, DataConfig | None]:
 
 def _framed(events: np.ndarray, sensor: tuple[int, int, int] | None, data: DataConfig) -> np.ndarray:
     """A recording as the stage's float16 (T, 2, H, W) frames; ``sensor`` None: binned on its own extent."""
-    sensor = sensor or (int(events["x"].max()) + 1, int(events["y"].max()) + 1, 2)
-    counts = frames.to_frames(events, sensor, data.time_bins).astype(np.float32)
-    resized = frames.resize(counts, (data.height, data.width), data.resize)
-    return frames.normalize(resized, data.frame_norm, data.clip_max).astype(np.float16)
+    return frames.FramePipeline.of(data)(events, sensor).astype(np.float16)
 
 
 def _event_frames(item: Item) -> tuple[np.ndarray, int, float]:
