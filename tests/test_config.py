@@ -102,7 +102,7 @@ def test_a_stage_reads_only_what_it_declares():
     assert convert.data.time_bins == config.defaults().data.time_bins and convert.base.parallel_runs >= 1
     with pytest.raises(config.UndeclaredRead, match=r"stage 'convert' reads base.seeds, which it does not declare"):
         convert.base.seeds
-    with pytest.raises(config.UndeclaredRead, match=r"reads model.*add 'model' to the params: of stage 'convert' in dvc.yaml"):
+    with pytest.raises(config.UndeclaredRead, match=r"reads model.*add 'model' to the params: of stage 'convert' in dvc"):
         convert.model
     with pytest.raises(ParamsError, match=r"dvc.yaml has no stage 'plot'; its stages: convert, train"):
         config.load(stage="plot")

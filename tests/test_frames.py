@@ -166,7 +166,8 @@ def test_bilinear_resize_aligns_corners_and_subsamples():
 @pytest.mark.parametrize("norm", ["raw", "clip", "scale", "frame_max"])
 @pytest.mark.parametrize("mode", ["area", "bilinear"])
 def test_the_frame_pipeline_equals_its_three_calls(norm, mode):
-    """FramePipeline is to_frames, resize and normalize one after the other, on a given sensor or the recording's extent."""
+    """FramePipeline is to_frames, resize and normalize one after another, on a given sensor or the recording's
+    own extent."""
     rng = np.random.default_rng(3)
     events = np.zeros(400, dtype=events_struct)
     events["x"], events["y"] = rng.integers(0, 34, 400), rng.integers(0, 30, 400)

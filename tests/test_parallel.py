@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 import time
 
 import pytest
 
-from tmkt import parallel
+from tmkt import layout, parallel
 
 
 def _late_square(x: int) -> tuple[int, int]:
@@ -83,3 +85,21 @@ def test_progress_is_logged_and_a_script_can_silence_it(caplog):
 def test_fewer_than_one_worker_is_refused():
     with pytest.raises(ValueError, match="workers must be >= 1, got 0"):
         parallel.map_in_processes(_scaled, [1], workers=0, shared=1)
+
+
+SCRIPT = """
+import logging, sys
+from tmkt import layout, parallel
+if sys.argv[1] == "silenced":
+    logging.getLogger("tmkt.parallel").setLevel(logging.WARNING)
+parallel.map_in_processes(abs, [-1, -2], workers=1, progress=True, label="numbers", every=0)
+"""
+
+
+@pytest.mark.parametrize("mode", ["shown", "silenced"])
+def test_asked_for_progress_reaches_the_terminal_unless_a_script_silences_it(mode):
+    """With no logging configured, the lines go to the terminal (tmkt.terminal.say), as a stage's other lines do."""
+    done = subprocess.run([sys.executable, "-c", SCRIPT, mode], capture_output=True, text=True, timeout=120,
+                          cwd=layout.ROOT, check=True)
+    shown = [line.split(",")[0] for line in done.stderr.splitlines() if line.startswith("numbers:")]
+    assert shown == (["numbers: 1/2 done", "numbers: 2/2 done"] if mode == "shown" else [])

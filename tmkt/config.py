@@ -342,12 +342,14 @@ def stage_sections(path: str | Path | None = None) -> dict[str, tuple[str, ...]]
 
     ``dvc.yaml`` is the one declaration: DVC re-runs a stage exactly when one of these parameters changes, and
     :class:`StageParams` refuses every other read. YAML anchors and aliases are resolved; ``${name}`` is replaced
-    by the stage's ``vars``, the file's ``vars`` or a value of the ``params.yaml`` beside it, as DVC does. The template of a
-    ``matrix``/``foreach`` item (``ablate.variant.${item.cell}``) stays: :func:`declared` fills it in for one
-    generated stage (``ablate-variant@tmkt_shared``). A ``{file: keys}`` entry counts only for ``params.yaml``.
+    by the stage's ``vars``, the file's ``vars`` or a value of the ``params.yaml`` beside it, as DVC does. The
+    template of a ``matrix``/``foreach`` item (``ablate.variant.${item.cell}``) stays: :func:`declared` fills it
+    in for one generated stage (``ablate-variant@tmkt_shared``). A ``{file: keys}`` entry counts only for
+    ``params.yaml``; an unresolvable ``${name}``, a missing file or a file without stages is a :class:`ParamsError`
+    naming ``dvc.yaml``.
     """
     path, stages, known = _pipeline(path)
-    return {name: tuple(_fill(key, known[name], path, name, items=True) for key in _param_keys(stage.get("params") or []))
+    return {name: tuple(_fill(key, known[name], path, name, items=True) for key in _param_keys(stage.get("params")))
             for name, stage in stages.items()}
 
 
@@ -371,8 +373,8 @@ def declared(stage: str, path: str | Path | None = None) -> tuple[str, ...]:
     names = {"item": item, "key": item} if "foreach" in definition else (
         {f"item.{next(iter(matrix))}": item} if len(matrix) == 1 else {})
     if not item or not names:
-        raise ParamsError(f"stage {family!r} of {path} declares {templated[0]!r}, which depends on its matrix item: name "
-                          f"one generated stage ({family}@<item>) of a single-key matrix or a foreach")
+        raise ParamsError(f"stage {family!r} of {path} declares {templated[0]!r}, which depends on its matrix "
+                          f"item: name one generated stage ({family}@<item>) of a single-key matrix or a foreach")
     return tuple(_fill(k, names, path, stage, items=False) for k in keys)
 
 
@@ -405,9 +407,10 @@ def _vars(entries: Any) -> dict[str, Any]:
     return out
 
 
-def _param_keys(entries: list) -> list[str]:
+def _param_keys(entries: list | None) -> list[str]:
+    """A stage's ``params:`` entries as keys of ``params.yaml``."""
     keys: list[str] = []
-    for entry in entries:
+    for entry in entries or []:
         if isinstance(entry, dict):
             keys += [k for file, ks in entry.items() if Path(file).name == "params.yaml" for k in ks or []]
         else:

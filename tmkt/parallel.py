@@ -48,6 +48,7 @@ def context(preload: Sequence[str] = ()) -> multiprocessing.context.BaseContext:
 
 
 def _start(shared: tuple, initializer: Callable[..., None] | None, initargs: tuple) -> None:
+    """A worker process starts: keep its pool's ``shared`` (as ``(shared,)`` or ``()``), run the initializer."""
     global _shared
     _shared = shared
     if initializer is not None:
@@ -87,13 +88,14 @@ def map_in_processes(
     if progress:
         progress_to_terminal()
     clock = _Progress(label, len(items), every if progress else None)
+    args = () if shared is _NOTHING else (shared,)
     out = []
     if workers == 1 or len(items) <= 1:
         for item in items:
-            out.append(_named(lambda: fn(item) if shared is _NOTHING else fn(shared, item), item, len(out), clock))
+            out.append(_named(lambda: fn(*args, item), item, len(out), clock))
         return out
     with ProcessPoolExecutor(min(workers, len(items)), mp_context=context(preload), initializer=_start,
-                             initargs=(() if shared is _NOTHING else (shared,), initializer, initargs)) as pool:
+                             initargs=(args, initializer, initargs)) as pool:
         results = pool.map(_apply, [fn] * len(items), items, chunksize=chunksize)
         for item in items:
             out.append(_named(lambda: next(results), item, len(out), clock))

@@ -189,7 +189,8 @@ class FramePipeline:
 
     @classmethod
     def of(cls, data: DataConfig) -> "FramePipeline":
-        """The pipeline of the ``data:`` parameters (``time_bins``, ``height``, ``width``, ``resize``, ``frame_norm``)."""
+        """The pipeline of the ``data:`` parameters (``time_bins``, ``height``, ``width``, ``resize``,
+        ``frame_norm``, ``clip_max``)."""
         return cls(data.time_bins, (data.height, data.width), data.resize, data.frame_norm, data.clip_max)
 
     def __call__(self, events: np.ndarray, sensor_size: tuple[int, int, int] | None = None) -> np.ndarray:
