@@ -102,12 +102,76 @@ def test_a_stage_reads_only_what_it_declares():
     assert convert.data.time_bins == config.defaults().data.time_bins and convert.base.parallel_runs >= 1
     with pytest.raises(config.UndeclaredRead, match=r"stage 'convert' reads base.seeds, which it does not declare"):
         convert.base.seeds
-    with pytest.raises(config.UndeclaredRead, match=r"reads model.*STAGE_SECTIONS\['convert'\]"):
+    with pytest.raises(config.UndeclaredRead, match=r"reads model.*add 'model' to the params: of stage 'convert' in dvc"):
         convert.model
-    with pytest.raises(ParamsError, match="unknown stage 'plot'"):
+    with pytest.raises(ParamsError, match=r"dvc.yaml has no stage 'plot'; its stages: convert, train"):
         config.load(stage="plot")
-    restored = pickle.loads(pickle.dumps(config.load(stage="ablate")))  # runs are trained in worker processes
+    restored = pickle.loads(pickle.dumps(config.load(stage="ablate-method@he2024")))  # runs train in worker processes
     assert restored.ablate.seeds_per_cell == config.defaults().ablate.seeds_per_cell
+    with pytest.raises(config.UndeclaredRead, match=r"ablate-method@he2024' reads ablate.variant"):
+        restored.ablate.variant
+
+
+PIPELINE = """
+vars:
+  - where: data
+stages:
+  first:
+    cmd: echo
+    params: &shared
+      - model
+      - ${where}.time_bins
+  second:
+    cmd: echo
+    params: *shared
+  cells:
+    matrix:
+      cell: [a, b]
+    cmd: echo ${item.cell}
+    params:
+      - train
+      - ablate.variant.${item.cell}
+  crossed:
+    matrix:
+      x: [a]
+      y: [b]
+    cmd: echo
+    params:
+      - ablate.variant.${item.x}
+  silent:
+    cmd: echo
+"""
+
+
+def test_stage_declarations_are_read_from_dvc_yaml_with_anchors_vars_and_matrix_items(tmp_path):
+    path = tmp_path / "dvc.yaml"
+    path.write_text(PIPELINE)
+    sections = config.stage_sections(path)
+    assert sections["first"] == sections["second"] == ("model", "data.time_bins")  # anchor, alias and file vars
+    assert sections["cells"] == ("train", "ablate.variant.${item.cell}")
+    assert config.declared("cells@b", path) == ("train", "ablate.variant.b")
+    with pytest.raises(ParamsError, match=r"stage 'cells' of .*dvc.yaml declares 'ablate.variant.\$\{item.cell\}'"):
+        config.declared("cells", path)
+    with pytest.raises(ParamsError, match="name one generated stage"):
+        config.declared("crossed@a-b", path)
+    with pytest.raises(ParamsError, match=r"stage 'silent' of .*dvc.yaml has no params: list"):
+        config.declared("silent", path)
+    with pytest.raises(ParamsError, match=r"dvc.yaml has no stage 'third'"):
+        config.declared("third", path)
+    path.write_text(PIPELINE.replace("${where}", "${nowhere}"))
+    with pytest.raises(ParamsError, match=r"stage 'first' of .*dvc.yaml declares '\$\{nowhere\}.time_bins'"):
+        config.stage_sections(path)
+    with pytest.raises(ParamsError, match=r"pipeline file .*missing.yaml does not exist"):
+        config.stage_sections(tmp_path / "missing.yaml")
+
+
+def test_a_generated_stage_reads_its_own_item_only(tmp_path):
+    path = tmp_path / "dvc.yaml"
+    path.write_text(PIPELINE)
+    params = config.StageParams(config.defaults(), "cells@a", sections=config.declared("cells@a", path))
+    assert params.train.epochs == config.defaults().train.epochs
+    with pytest.raises(config.UndeclaredRead, match=r"reads ablate.seeds_per_cell.*params: of stage 'cells' in dvc.yaml"):
+        params.ablate.seeds_per_cell
 
 
 def test_section_sets_changes_on_the_repository_values():

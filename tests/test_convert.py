@@ -21,7 +21,7 @@ SCRIPT = textwrap.dedent(
     from tmkt import config
     from tmkt.data.convert import convert
 
-    # An OpenMP parallel region in the parent before the pool forks (what a notebook cell may have done).
+    # An OpenMP parallel region in the parent before the pool starts (what a notebook cell may have done).
     torch.nn.functional.interpolate(torch.rand(64, 1, 34, 34), size=(24, 24), mode="area")
     params = config.load(None, {overrides!r})
     out = Path(sys.argv[1])

@@ -8,8 +8,9 @@ import torch
 from tonic.io import events_struct
 from tonic.transforms import ToFrame
 
+from tmkt import config
 from tmkt.data import frames
-from tmkt.data.frames import image_to_value, normalize, resize, to_frames
+from tmkt.data.frames import FramePipeline, image_to_value, normalize, resize, to_frames
 
 
 def random_stream(rng: np.random.Generator, n: int, sensor_size: tuple[int, int, int], t_max: int) -> np.ndarray:
@@ -160,3 +161,24 @@ def test_bilinear_resize_aligns_corners_and_subsamples():
     assert frames.resize(grid, (2, 2)).tolist() == [[2.5, 4.5], [10.5, 12.5]]  # area: block means
     with pytest.raises(ValueError, match="resize mode"):
         frames.resize(grid, (2, 2), "nearest")
+
+
+@pytest.mark.parametrize("norm", ["raw", "clip", "scale", "frame_max"])
+@pytest.mark.parametrize("mode", ["area", "bilinear"])
+def test_the_frame_pipeline_equals_its_three_calls(norm, mode):
+    """FramePipeline is to_frames, resize and normalize one after another, on a given sensor or the recording's
+    own extent."""
+    rng = np.random.default_rng(3)
+    events = np.zeros(400, dtype=events_struct)
+    events["x"], events["y"] = rng.integers(0, 34, 400), rng.integers(0, 30, 400)
+    events["t"], events["p"] = np.sort(rng.integers(0, 10_000, 400)), rng.integers(0, 2, 400)
+    pipeline = FramePipeline(time_bins=5, size=(16, 12), resize_mode=mode, norm=norm, clip_max=3)
+    for sensor in ((34, 34, 2), None):
+        extent = sensor or (int(events["x"].max()) + 1, int(events["y"].max()) + 1, 2)
+        expected = normalize(resize(to_frames(events, extent, 5).astype(np.float32), (16, 12), mode), norm, 3)
+        got = pipeline(events, sensor)
+        assert got.shape == (5, 2, 16, 12) and got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+    data = config.defaults().data
+    assert FramePipeline.of(data) == FramePipeline(data.time_bins, (data.height, data.width), data.resize,
+                                                   data.frame_norm, data.clip_max)

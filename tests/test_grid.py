@@ -165,7 +165,7 @@ def test_cells_are_found_by_axis_and_name_with_their_parameters(tmp_path):
     assert (params.train.method, params.scarcity.event_fraction, params.train.epochs) == ("event_only", 0.01, 2)
     reference, params = grid.cell_params(str(params_file), "reference", "reference")
     assert reference.stage == "train" and reference.folder == layout.REFERENCE_CELL and params.all == config.load(params_file)
-    assert params.stage == "train" and cell_params_stage(str(params_file)) == "ablate"
+    assert params.stage == "train" and cell_params_stage(str(params_file)) == "ablate-method@he2024"
     with pytest.raises(config.UndeclaredRead, match="stage .train. reads ablate"):
         params.ablate
     with pytest.raises(ValueError, match="no cell method/tmkt .* cells: reference/reference, method/event_only"):

@@ -7,9 +7,9 @@ wrong type, an out-of-range value or an unknown option raises :class:`ParamsErro
 key path (``simulator.threshold_on``), the bad value and what is allowed. Types are strict: YAML ``false``
 is a boolean, the *string* ``"false"`` is an error (papermill's ``-p flag false`` trap cannot reach a config).
 
-Stages read only what they declare in :data:`STAGE_SECTIONS`, which ``dvc.yaml`` mirrors in each stage's
-``params:`` list, so DVC re-runs a stage exactly when one of its parameters changes; ``load(stage=...)``
-enforces it (reading an undeclared section is an error). Overrides (an ablation cell, a notebook
+A stage reads only what its ``params:`` list in ``dvc.yaml`` declares (:func:`stage_sections`), so DVC re-runs
+it exactly when one of its parameters changes; ``load(stage=...)`` enforces it (reading an undeclared section is
+an error that says to add it to the stage's ``params:``). Overrides (an ablation cell, a notebook
 parameter) are dotted keys validated the same way: ``{"train.method": "tmkt", "scarcity.event_fraction": 0.03}``.
 Options marked *[recon]* in ``params.yaml`` reconstruct what the papers leave unsaid (docs/method.md).
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import difflib
 import functools
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args
 
@@ -332,32 +333,126 @@ class Params(Section):
         return self
 
 
-#: What each DVC stage reads: whole sections, or ``section.key`` for one key of a section. ``dvc.yaml`` lists
-#: exactly these under the stage's ``params:`` (a variant cell its own ``ablate.variant.<cell>``), and
-#: ``load(stage=...)`` refuses any other read.
-STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
-    "convert": ("data", "simulator", "base.parallel_runs"),
-    "train": ("base", "scarcity", "model", "train", "mixup", "loss"),
-    "ablate": ("base", "scarcity", "model", "train", "mixup", "loss", "ablate.seeds_per_cell", "ablate.variant"),
-    "figures": ("base", "scarcity", "model", "train", "mixup", "loss", "ablate", "energy", "figures"),
-}
+_TEMPLATE = re.compile(r"\$\{\s*([^}]+?)\s*\}")
+
+
+def stage_sections(path: str | Path | None = None) -> dict[str, tuple[str, ...]]:
+    """What each stage of ``dvc.yaml`` (default: the repository's, ``tmkt.layout.DVC_YAML``) reads of
+    ``params.yaml``: ``{stage: (section or section.key, ...)}``, the stage's ``params:`` list as DVC reads it.
+
+    ``dvc.yaml`` is the one declaration: DVC re-runs a stage exactly when one of these parameters changes, and
+    :class:`StageParams` refuses every other read. YAML anchors and aliases are resolved; ``${name}`` is replaced
+    by the stage's ``vars``, the file's ``vars`` or a value of the ``params.yaml`` beside it, as DVC does. The
+    template of a ``matrix``/``foreach`` item (``ablate.variant.${item.cell}``) stays: :func:`declared` fills it
+    in for one generated stage (``ablate-variant@tmkt_shared``). A ``{file: keys}`` entry counts only for
+    ``params.yaml``; an unresolvable ``${name}``, a missing file or a file without stages is a :class:`ParamsError`
+    naming ``dvc.yaml``.
+    """
+    path, stages, known = _pipeline(path)
+    return {name: tuple(_fill(key, known[name], path, name, items=True) for key in _param_keys(stage.get("params")))
+            for name, stage in stages.items()}
+
+
+def declared(stage: str, path: str | Path | None = None) -> tuple[str, ...]:
+    """The parameters ``stage`` declares in ``dvc.yaml`` (:func:`stage_sections`); a stage that ``matrix`` or
+    ``foreach`` generates is named as DVC names it, ``<stage>@<item>``, and its item templates are filled in
+    (with one matrix key or a ``foreach``: ``${item.<key>}``, ``${item}`` and ``${key}`` are the item)."""
+    path = layout.DVC_YAML if path is None else layout.resolve(path)
+    family, _, item = stage.partition("@")
+    sections = stage_sections(path)
+    if family not in sections:
+        raise ParamsError(f"{path} has no stage {family!r}; its stages: {', '.join(sections)}")
+    keys = sections[family]
+    if not keys:
+        raise ParamsError(f"stage {family!r} of {path} has no params: list; list there what it reads of params.yaml")
+    templated = [k for k in keys if _TEMPLATE.search(k)]
+    if not templated:
+        return keys
+    definition = _pipeline(path)[1][family]
+    matrix = definition.get("matrix") or {}
+    names = {"item": item, "key": item} if "foreach" in definition else (
+        {f"item.{next(iter(matrix))}": item} if len(matrix) == 1 else {})
+    if not item or not names:
+        raise ParamsError(f"stage {family!r} of {path} declares {templated[0]!r}, which depends on its matrix "
+                          f"item: name one generated stage ({family}@<item>) of a single-key matrix or a foreach")
+    return tuple(_fill(k, names, path, stage, items=False) for k in keys)
+
+
+def _pipeline(path: str | Path | None) -> tuple[Path, dict[str, dict], dict[str, dict[str, Any]]]:
+    """``dvc.yaml``'s path, its stages and, per stage, the values its ``${name}`` may name: the stage's ``vars``,
+    the file's ``vars`` and the ``params.yaml`` beside it."""
+    default = path is None
+    path = layout.DVC_YAML if default else layout.resolve(path)
+    try:
+        pipeline = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ParamsError(f"pipeline file {path} does not exist" + (_OUTSIDE_A_CLONE if default else "")) from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path} is not valid YAML: {exc}") from None
+    stages = pipeline.get("stages") if isinstance(pipeline, dict) else None
+    if not isinstance(stages, dict) or not stages:
+        raise ParamsError(f"{path} declares no stages: (a mapping of stage name to definition)")
+    params_file = path.parent / "params.yaml"
+    values = (yaml.safe_load(params_file.read_text()) if params_file.is_file() else None) or {}
+    known = {name: values | _vars(pipeline.get("vars")) | _vars(stage.get("vars")) for name, stage in stages.items()}
+    return path, stages, known
+
+
+def _vars(entries: Any) -> dict[str, Any]:
+    """DVC ``vars:`` as one mapping (its entries that name files are not read)."""
+    out: dict[str, Any] = {}
+    for entry in entries or []:
+        if isinstance(entry, dict):
+            out |= entry
+    return out
+
+
+def _param_keys(entries: list | None) -> list[str]:
+    """A stage's ``params:`` entries as keys of ``params.yaml``."""
+    keys: list[str] = []
+    for entry in entries or []:
+        if isinstance(entry, dict):
+            keys += [k for file, ks in entry.items() if Path(file).name == "params.yaml" for k in ks or []]
+        else:
+            keys.append(str(entry))
+    return keys
+
+
+def _fill(key: str, known: dict[str, Any], path: Path, stage: str, items: bool) -> str:
+    """``key`` with each ``${name}`` replaced by its value in ``known`` (a dotted name walks nested mappings);
+    with ``items``, a template of the matrix or foreach item (``${item...}``, ``${key}``) is kept."""
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        node: Any = known
+        for part in [name] if name in known else name.split("."):
+            if not isinstance(node, dict) or part not in node:
+                if items and (name == "key" or name.split(".")[0] == "item"):
+                    return match.group(0)
+                raise ParamsError(f"stage {stage!r} of {path} declares {key!r}: {match.group(0)} is no var of the "
+                                  "stage or the file, no key of params.yaml and no matrix item")
+            node = node[part]
+        return str(node)
+
+    return _TEMPLATE.sub(value, key)
 
 
 class UndeclaredRead(ParamsError, AttributeError):
-    """A stage read a parameter it does not declare in :data:`STAGE_SECTIONS` (and ``dvc.yaml``)."""
+    """A stage read a parameter that its ``params:`` in ``dvc.yaml`` does not list (:func:`declared`)."""
 
 
 class StageParams:
-    """The parameters as one stage may read them: what it declares in :data:`STAGE_SECTIONS`, nothing else.
+    """The parameters as one stage may read them: what its ``params:`` in ``dvc.yaml`` declares, nothing else.
 
-    A read of anything else raises :class:`UndeclaredRead`, because DVC would not re-run the stage when
-    that value changes. ``.all`` is the unrestricted :class:`Params` (to derive a cell's parameters).
+    A read of anything else raises :class:`UndeclaredRead`, because DVC would not re-run the stage when that
+    value changes. The declaration is read once, at construction (a copy sent to a worker process keeps it).
+    ``.all`` is the unrestricted :class:`Params` (to derive a cell's parameters).
     """
 
-    def __init__(self, params: Params, stage: str, section: str | None = None, keys: tuple[str, ...] | None = None):
-        if stage not in STAGE_SECTIONS:
-            raise ParamsError(f"unknown stage {stage!r}; stages: {', '.join(STAGE_SECTIONS)}")
-        self.__dict__.update(all=params, stage=stage, _section=section, _keys=keys)
+    def __init__(self, params: Params, stage: str, section: str | None = None, keys: tuple[str, ...] | None = None,
+                 sections: tuple[str, ...] | None = None):
+        sections = declared(stage) if sections is None else sections
+        self.__dict__.update(all=params, stage=stage, declared=sections, _section=section, _keys=keys)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -368,21 +463,21 @@ class StageParams:
             if name in self._keys:
                 return value
             raise self._undeclared(f"{self._section}.{name}")
-        declared = STAGE_SECTIONS[self.stage]
-        if name in declared:
+        if name in self.declared:
             return value
-        keys = tuple(d.split(".", 1)[1] for d in declared if d.startswith(f"{name}."))
+        keys = tuple(d.split(".", 1)[1] for d in self.declared if d.startswith(f"{name}."))
         if keys:
-            return StageParams(self.all, self.stage, name, keys)
+            return StageParams(self.all, self.stage, name, keys, self.declared)
         raise self._undeclared(name)
 
     def _section_value(self) -> Any:
         return getattr(self.__dict__["all"], self._section)
 
     def _undeclared(self, what: str) -> UndeclaredRead:
+        family = self.stage.split("@")[0]
         return UndeclaredRead(
             f"stage {self.stage!r} reads {what}, which it does not declare, so DVC would not re-run it when the value "
-            f"changes: add {what!r} to STAGE_SECTIONS[{self.stage!r}] (tmkt/config.py) and to the stage's params: in dvc.yaml"
+            f"changes: add {what!r} to the params: of stage {family!r} in dvc.yaml"
         )
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -395,7 +490,7 @@ class StageParams:
         self.__dict__.update(state)
 
     def __repr__(self) -> str:
-        return f"StageParams(stage={self.stage!r}, declared={STAGE_SECTIONS[self.stage]})"
+        return f"StageParams(stage={self.stage!r}, declared={self.declared})"
 
 
 def _format_error(err: ValidationError, root: type[BaseModel] | None = None, prefix: str = "") -> str:

@@ -144,10 +144,9 @@ def cell_params(
 ) -> tuple[Cell, config.StageParams]:
     """The cell ``axis``/``name`` of the grid in ``params_file`` (after ``overrides``) and its parameters: the
     file's with ``overrides`` and then the cell's own overrides set, as the stage that trains it may read them
-    (``train`` for the reference, ``ablate`` for every other cell)."""
+    (:attr:`Cell.stage`: what that stage's ``params:`` in ``dvc.yaml`` declare)."""
     found = cell(config.load(params_file, overrides), axis, name)
-    stage = "train" if found.axis == "reference" else "ablate"
-    return found, config.load(params_file, config.as_overrides(overrides) | found.overrides, stage=stage)
+    return found, config.load(params_file, config.as_overrides(overrides) | found.overrides, stage=found.stage)
 
 
 def seeds_of(params: Params, seed_count: int | None) -> list[int]:

@@ -51,6 +51,7 @@ def find_root(start: Path, package_dir: Path, in_dvc_stage: bool) -> Path:
 
 ROOT: Path = find_root(Path.cwd(), Path(__file__).parent.parent, in_dvc_stage=bool(os.environ.get("DVC_ROOT")))
 PARAMS: Path = ROOT / "params.yaml"
+DVC_YAML: Path = ROOT / "dvc.yaml"  #: the pipeline: each stage's command, inputs and the parameters it reads
 DATA: Path = ROOT / "data"
 RAW: Path = DATA / "raw"
 PROCESSED: Path = DATA / "processed"

@@ -4,11 +4,13 @@ Every line goes to the process's original standard error (``sys.__stderr__``). U
 kernel's, which ipykernel both echoes to the terminal running ``dvc repro`` and records in the executed
 notebook; a plain ``print`` in the kernel reaches the notebook only. Training runs in worker processes report
 to the stage's process (:mod:`tmkt.training.runs`), which writes their lines, so each line can carry the time
-the whole stage has left.
+the whole stage has left. Progress of work in processes (:mod:`tmkt.parallel`) goes through ``logging``, and
+:func:`progress_to_terminal` shows it here too.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from dataclasses import dataclass, field
@@ -19,6 +21,23 @@ def say(message: str) -> None:
     stream = sys.__stderr__ or sys.stderr
     stream.write(message.rstrip("\n") + "\n")
     stream.flush()
+
+
+class _SayHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        say(self.format(record))
+
+
+def progress_to_terminal() -> None:
+    """Show the ``INFO`` lines of the package's loggers (``tmkt.*``: the progress of :mod:`tmkt.parallel`) with
+    :func:`say`, unless the process has configured logging itself (a handler on ``tmkt`` or the root logger,
+    which then shows them). Only a level nobody set is set (``tmkt`` to ``INFO``), so a logger a script set higher,
+    ``logging.getLogger("tmkt.parallel").setLevel(logging.WARNING)``, stays silent."""
+    logger = logging.getLogger("tmkt")
+    if not logger.hasHandlers():
+        logger.addHandler(_SayHandler())
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
 
 
 def duration(seconds: float) -> str:

@@ -22,16 +22,15 @@ into the training stages. Per-step timings travel in :class:`ConvertResult` inst
 from __future__ import annotations
 
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm
 
 from tmkt import io, layout
+from tmkt.parallel import map_in_processes
 from tmkt.terminal import duration, say
 from tmkt.config import DataConfig, Params, SimulatorConfig
 from tmkt.data import frames
@@ -54,48 +53,42 @@ def cap_per_class(items: list[Item], max_per_class: int | None) -> list[Item]:
     return kept
 
 
-# Worker-side state: the source is inherited by forked workers, not pickled per item.
-_WORKER: dict = {}
+@dataclass(frozen=True)
+class Reading:
+    """What every item of a conversion needs: the source, the data parameters and, for the simulated recordings
+    of the images, the simulator's. :func:`map_items` sends it once to each worker process."""
+
+    source: Source
+    data: DataConfig | None
+    simulator: SimulatorConfig | None = None
 
 
-def _init_worker(source: Source, data: DataConfig | None, simulator: SimulatorConfig | None = None) -> None:
-    """Set up a forked pool worker. One torch thread: the workers already fill the cores, and a forked child
-    that enters an OpenMP pool its parent had started (any earlier torch op, e.g. in a notebook) hangs."""
+def _one_thread() -> None:
+    """A worker's torch runs on one thread: the workers already fill the cores."""
     torch.set_num_threads(1)
-    _WORKER.update(source=source, data=data, simulator=simulator)
-
-
-def worker_state() -> tuple[Source, DataConfig | None]:
-    """The source and data parameters :func:`map_items` gave the worker (or this process) running ``fn``."""
-    return _WORKER["source"], _WORKER["data"]
 
 
 def _framed(events: np.ndarray, sensor: tuple[int, int, int] | None, data: DataConfig) -> np.ndarray:
     """A recording as the stage's float16 (T, 2, H, W) frames; ``sensor`` None: binned on its own extent."""
-    sensor = sensor or (int(events["x"].max()) + 1, int(events["y"].max()) + 1, 2)
-    counts = frames.to_frames(events, sensor, data.time_bins).astype(np.float32)
-    resized = frames.resize(counts, (data.height, data.width), data.resize)
-    return frames.normalize(resized, data.frame_norm, data.clip_max).astype(np.float16)
+    return frames.FramePipeline.of(data)(events, sensor).astype(np.float16)
 
 
-def _event_frames(item: Item) -> tuple[np.ndarray, int, float]:
-    source, data = worker_state()
-    events = source.read_events(item)
+def _event_frames(reading: Reading, item: Item) -> tuple[np.ndarray, int, float]:
+    events = reading.source.read_events(item)
     duration_us = float(events["t"].max() - events["t"].min()) if len(events) else 0.0
-    return _framed(events, source.sensor_size, data), len(events), duration_us
+    return _framed(events, reading.source.sensor_size, reading.data), len(events), duration_us
 
 
-def _simulated_frames(job: tuple[Item, int]) -> np.ndarray:
+def _simulated_frames(reading: Reading, job: tuple[Item, int]) -> np.ndarray:
     """The simulator's recording of image ``job[0]`` (row ``job[1]``) as frames on the simulator's canvas."""
-    source, data = worker_state()
     item, row = job
-    simulator = _WORKER["simulator"]
-    events = record_image(source.read_image(item), simulator, row)
-    return _framed(events, (simulator.canvas, simulator.canvas, 2), data)
+    simulator = reading.simulator
+    events = record_image(reading.source.read_image(item), simulator, row)
+    return _framed(events, (simulator.canvas, simulator.canvas, 2), reading.data)
 
 
-def _image_value(item: Item) -> np.ndarray:
-    source, data = worker_state()
+def _image_value(reading: Reading, item: Item) -> np.ndarray:
+    source, data = reading.source, reading.data
     value = frames.image_to_value(source.read_image(item))
     if source.image_centred_on_sensor:
         value = centre_on_canvas(value, source.sensor_size[1], source.sensor_size[0])
@@ -113,23 +106,15 @@ def centre_on_canvas(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return canvas
 
 
-def map_items(fn, items: list, source: Source, data: DataConfig | None, workers: int, desc: str,
-              progress: bool, simulator: SimulatorConfig | None = None) -> list:
-    """``[fn(item) for item in items]`` in order, in ``workers`` forked processes (in this one when ``workers <= 1``).
+def map_items(fn, items: list, reading: Reading, workers: int, desc: str, progress: bool) -> list:
+    """``[fn(reading, item) for item in items]`` in order, in ``workers`` processes (in this one when
+    ``workers <= 1``; :func:`tmkt.parallel.map_in_processes`), each on one torch thread.
 
-    ``fn`` is a module-level function of one item that takes ``source`` and ``data`` from :func:`worker_state`:
-    forked workers inherit the source instead of receiving it pickled with every item. The convert stage and
-    the survey of a raw tree (:mod:`tmkt.data.survey`) read their files through it.
+    ``fn`` is a module-level function; ``reading`` travels once to each worker, not with every item. The
+    convert stage and the survey of a raw tree (:mod:`tmkt.data.survey`) read their files through it.
     """
-    bar = dict(total=len(items), desc=desc, disable=not progress, unit="item")
-    if workers <= 1:
-        _WORKER.update(source=source, data=data, simulator=simulator)
-        return [fn(it) for it in tqdm(items, **bar)]
-    import multiprocessing as mp
-
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"), initializer=_init_worker,
-                             initargs=(source, data, simulator)) as pool:
-        return list(tqdm(pool.map(fn, items, chunksize=32), **bar))
+    return map_in_processes(fn, items, workers, shared=reading, initializer=_one_thread, chunksize=32,
+                            progress=progress, label=desc)
 
 
 @dataclass
@@ -160,7 +145,8 @@ def convert(params: Params, out_dir: Path, workers: int | None = None, progress:
         f"{len(event_classes)} classes, split by identity; {workers} process{'es' * (workers != 1)}")
 
     start = time.perf_counter()
-    converted = map_items(_event_frames, event_items, source, data, workers, "events -> frames", progress)
+    reading = Reading(source, data, params.simulator if data.simulated_images else None)
+    converted = map_items(_event_frames, event_items, reading, workers, "events -> frames", progress)
     event_frames = np.stack([c[0] for c in converted])
     manifest.loc[manifest["modality"] == "event", "n_events"] = [c[1] for c in converted]
     manifest.loc[manifest["modality"] == "event", "duration_ms"] = [c[2] / 1e3 for c in converted]
@@ -169,15 +155,15 @@ def convert(params: Params, out_dir: Path, workers: int | None = None, progress:
         f"{duration(timings['events_s'])}")
 
     start = time.perf_counter()
-    images = np.stack(map_items(_image_value, image_items, source, data, workers, "images -> V channel", progress))
+    images = np.stack(map_items(_image_value, image_items, reading, workers, "images -> V channel", progress))
     timings["images_s"] = time.perf_counter() - start
     say(f"[convert] {len(image_items)} images -> value channels in {duration(timings['images_s'])}")
 
     simulated = None
     if data.simulated_images:
         start = time.perf_counter()
-        simulated = np.stack(map_items(_simulated_frames, list(zip(image_items, range(len(image_items)))), source,
-                                       data, workers, "images -> simulated recordings", progress, params.simulator))
+        simulated = np.stack(map_items(_simulated_frames, list(zip(image_items, range(len(image_items)))), reading,
+                                       workers, "images -> simulated recordings", progress))
         timings["simulated_s"] = time.perf_counter() - start
         say(f"[convert] {len(image_items)} images -> simulated recordings in {duration(timings['simulated_s'])}")
 

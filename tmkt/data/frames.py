@@ -26,19 +26,24 @@ Normalisation (``normalize``)
     raw: c;   clip: min(c, c_max) / c_max;   scale: c / max(c) per sample (max over T, P, H, W), 0 if max = 0;
     frame_max: c / max(c) per time bin and polarity (max over H, W), 0 if max = 0.
 
+The pipeline (``FramePipeline``)
+    One recording's frames as the convert stage writes them: ``normalize(resize(to_frames(e).astype(float32)))``,
+    a callable object in the manner of tonic's transforms, built once from ``data:`` (``FramePipeline.of``).
+
 Appearance value (``image_to_value``)
     The HSV value channel V = max(R, G, B) / 255 of an RGB image, or G / 255 of a grey one.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import get_args
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tmkt.config import FrameNorm
+from tmkt.config import DataConfig, FrameNorm, Resize
 
 _EVENT_FIELDS = ("x", "y", "t", "p")
 
@@ -165,3 +170,30 @@ def image_to_value(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return image.astype(np.float32) / np.float32(255)
     raise ValueError(f"image must be (H, W) grey or (H, W, 3) RGB, got shape {image.shape}")
+
+
+@dataclass(frozen=True)
+class FramePipeline:
+    """Events -> float32 frames (T, P, H, W): ``to_frames`` into ``time_bins`` bins, ``resize`` to ``size`` = (H, W)
+    by ``resize_mode``, ``normalize`` by ``norm`` (``clip_max`` for 'clip'); a tonic-style transform.
+
+    ``pipeline(events, sensor_size)`` bins on ``sensor_size`` (W, H, P); ``None`` bins on the recording's own extent,
+    (max x + 1, max y + 1, 2). The result equals the three calls made one after the other.
+    """
+
+    time_bins: int
+    size: tuple[int, int]
+    resize_mode: Resize = "area"
+    norm: FrameNorm = "raw"
+    clip_max: int = 1
+
+    @classmethod
+    def of(cls, data: DataConfig) -> "FramePipeline":
+        """The pipeline of the ``data:`` parameters (``time_bins``, ``height``, ``width``, ``resize``,
+        ``frame_norm``, ``clip_max``)."""
+        return cls(data.time_bins, (data.height, data.width), data.resize, data.frame_norm, data.clip_max)
+
+    def __call__(self, events: np.ndarray, sensor_size: tuple[int, int, int] | None = None) -> np.ndarray:
+        sensor = sensor_size or (int(events["x"].max()) + 1, int(events["y"].max()) + 1, 2)
+        counts = to_frames(events, sensor, self.time_bins).astype(np.float32)
+        return normalize(resize(counts, self.size, self.resize_mode), self.norm, self.clip_max)

@@ -15,7 +15,7 @@ Run after unpacking a dataset under ``data/raw/`` (data/raw/README.md), before `
   images no recording was made of. Where no item has a ``pair_key`` (CIFAR10-DVS) there is no identity pairing,
   only shared classes, and the survey says so.
 
-Recordings are read as the convert stage reads them, in forked workers (:func:`tmkt.data.convert.map_items`).
+Recordings are read as the convert stage reads them, in worker processes (:func:`tmkt.data.convert.map_items`).
 ``max_recordings`` reads an even share of every class; ``0`` reads none and leaves the listing's part alone
 (what the convert notebook shows before converting). Images are counted, not read. The command exits with 0
 when every recording read is readable, 1 when some are not, and 2 when the dataset cannot be opened (the
@@ -36,7 +36,7 @@ import pandas as pd
 import yaml
 
 from tmkt import config
-from tmkt.data.convert import map_items, worker_state
+from tmkt.data.convert import Reading, map_items
 from tmkt.data.datasets import open_source
 from tmkt.data.datasets.base import DatasetError, Item, Source
 
@@ -171,7 +171,7 @@ def survey(source: Source, workers: int = 1, progress: bool = False, max_recordi
     """The survey of ``source``: its listing, and ``max_recordings`` of its recordings (all when None) read."""
     events, images = source.event_items(), source.image_items()
     sample = _even_sample(events, max_recordings)
-    results = map_items(_inspect, sample, source, None, workers, "survey: reading recordings", progress) if sample else []
+    results = map_items(_inspect, sample, Reading(source, None), workers, "survey: reading recordings", progress) if sample else []
     readable = [r for r in results if not isinstance(r, Unreadable)]
     return Survey(
         dataset=source.name,
@@ -186,9 +186,9 @@ def survey(source: Source, workers: int = 1, progress: bool = False, max_recordi
     )
 
 
-def _inspect(item: Item) -> tuple[int, float, int, int] | Unreadable:
+def _inspect(reading: Reading, item: Item) -> tuple[int, float, int, int] | Unreadable:
     """(events, duration in ms, largest x, largest y) of one recording, or why it cannot be read."""
-    source, _ = worker_state()
+    source = reading.source
     path = str(item.path if item.path is not None else item.id)
     try:
         events = source.read_events(item)

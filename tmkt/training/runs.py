@@ -8,50 +8,35 @@ and its epochs (``tmkt.training.loop.RunEvent``) to the stage's process, which w
 
 from __future__ import annotations
 
-import multiprocessing
 import shutil
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from tmkt import io, layout
+from tmkt import io, layout, parallel
 from tmkt.config import Params
 from tmkt.data.processed import ProcessedData
 from tmkt.stats import cell_metrics
 from tmkt.terminal import StageClock, say
 from tmkt.training.loop import RunEvent, Trainer
 
-#: In a worker process: the queue its runs report to (set by :func:`_report_to`).
-_EVENTS = None
-
-
-def _worker_context() -> multiprocessing.context.BaseContext:
-    """How seed workers start: from a fork server that has imported this module (and torch's lazily imported
-    compiler, which the first optimizer pulls in) once per process, so a worker starts in milliseconds, not
-    the ~5 s of imports a spawned one pays. The server never runs torch code, so forking from it is safe
-    with CUDA and OpenMP. Where there is no fork server (Windows) workers are spawned."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__, "torch._dynamo"])
-    return context
-
-
-def _report_to(queue) -> None:
-    """Worker initialiser: the runs of this process report to ``queue``."""
-    global _EVENTS
-    _EVENTS = queue
+#: What a seed worker's fork server imports once (:func:`tmkt.parallel.context`): this module and torch's lazily
+#: imported compiler, which the first optimizer pulls in, so a worker starts in milliseconds, not after ~5 s of imports.
+PRELOAD = (__name__, "torch._dynamo")
 
 
 def _train_one(params: Params, data_dir: Path, run_dir: Path, seed: int, progress: bool,
                report: Callable[[RunEvent], None] | None = None) -> dict:
-    """One run (re-opens the memory-mapped data); in a worker process it reports to the stage's queue."""
-    report = report or (_EVENTS.put if _EVENTS is not None else None)
+    """One run (re-opens the memory-mapped data), reporting its start and epochs to ``report``."""
     return Trainer(params, ProcessedData.load(data_dir), run_dir, seed).fit(progress, report=report)
+
+
+def _train_reporting_to(events, job: tuple) -> dict:
+    """One run in a worker process, reporting to the stage's queue ``events``."""
+    return _train_one(*job, report=events.put)
 
 
 class StageReport:
@@ -91,7 +76,7 @@ class Run:
 def train_runs(
     runs: list[Run], data: ProcessedData, workers: int, progress: bool = True, label: str = "train"
 ) -> list[dict]:
-    """Train ``runs``, up to ``workers`` at once, each in its own process (``_worker_context``); their metrics.
+    """Train ``runs``, up to ``workers`` at once, each in its own process (:mod:`tmkt.parallel`); their metrics.
 
     A run's result does not depend on the process that trains it or on the runs beside it. Terminal lines are
     prefixed with ``label`` (the DVC stage).
@@ -101,13 +86,12 @@ def train_runs(
     report = StageReport(label, runs, max(1, workers))
     if workers <= 1:
         return [_train_one(*job, report=report) for job in jobs]
-    context = _worker_context()
-    events = context.Queue()
+    events = parallel.context(PRELOAD).Queue()
     listener = threading.Thread(target=lambda: [report(e) for e in iter(events.get, None)], daemon=True)
     listener.start()
     try:
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_report_to, initargs=(events,)) as pool:
-            return list(pool.map(_train_one, *zip(*jobs)))
+        return parallel.map_in_processes(_train_reporting_to, jobs, workers, shared=events, preload=PRELOAD,
+                                         label="runs")
     finally:
         events.put(None)
         listener.join()

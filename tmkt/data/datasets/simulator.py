@@ -51,16 +51,13 @@ Output: tonic's ``events_struct`` sorted by t, t in [0, 3 tau 1000) microseconds
 from __future__ import annotations
 
 import math
-import multiprocessing
-import sys
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm import tqdm
 
 from tmkt.config import SimulatorConfig
+from tmkt.parallel import map_in_processes
 from tmkt.data.datasets.base import as_events
 
 #: Spawn key of the sensor's random stream. ``default_rng([seed, 0])`` equals ``default_rng(seed)``
@@ -70,13 +67,6 @@ _SENSOR_STREAM = 0x5E5
 #: Spawn key of the recordings of images (:func:`record_image`): apart from the sensor's and from the
 #: ``default_rng([seed, i])`` streams of ``mnist_sim``'s recordings, so the two recordings of a digit differ.
 _IMAGE_STREAM = 0x1A6E
-
-#: How pool workers start. fork starts them in milliseconds, where spawn re-imports tmkt (and through tonic,
-#: torch) in every worker for seconds and needs an ``if __name__ == "__main__"`` guard in scripts. Workers
-#: run numpy only, never torch's OpenMP pool, so a parent's idle torch threads cannot deadlock them;
-#: platforms where fork is unsafe or absent (macOS, Windows) spawn.
-_POOL_START = "fork" if sys.platform.startswith("linux") else "spawn"
-
 
 @dataclass(frozen=True)
 class Sensor:
@@ -129,16 +119,13 @@ def simulate_many(
     images: Iterable[np.ndarray], cfg: SimulatorConfig, workers: int = 1, progress: bool = True
 ) -> list[np.ndarray]:
     """Recordings of ``images``; recording i uses ``default_rng([cfg.seed, i])``, so the result does not depend
-    on ``workers`` (a process pool when > 1). ``progress`` shows a tqdm bar."""
+    on ``workers`` (processes when > 1, :func:`tmkt.parallel.map_in_processes`). ``progress`` logs progress lines."""
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    jobs = [(image, cfg, index) for index, image in enumerate(images)]
-    bar = dict(total=len(jobs), disable=not progress, desc="simulate", unit="rec")
-    if workers == 1 or len(jobs) <= 1:
-        return [_simulate_job(job) for job in tqdm(jobs, **bar)]
+    jobs = list(enumerate(images))
     chunk = max(1, min(64, len(jobs) // (8 * workers)))
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(_POOL_START)) as pool:
-        return list(tqdm(pool.map(_simulate_job, jobs, chunksize=chunk), **bar))
+    return map_in_processes(_simulate_job, jobs, workers, shared=cfg, chunksize=chunk, progress=progress,
+                            label="simulate")
 
 
 def record_image(image: np.ndarray, cfg: SimulatorConfig, index: int) -> np.ndarray:
@@ -157,8 +144,8 @@ def record_image(image: np.ndarray, cfg: SimulatorConfig, index: int) -> np.ndar
     return simulate(value, cfg, rng)
 
 
-def _simulate_job(job: tuple[np.ndarray, SimulatorConfig, int]) -> np.ndarray:
-    image, cfg, index = job
+def _simulate_job(cfg: SimulatorConfig, job: tuple[int, np.ndarray]) -> np.ndarray:
+    index, image = job
     return simulate(image, cfg, np.random.default_rng([cfg.seed, index]))
 
 
