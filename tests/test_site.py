@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -19,8 +20,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS_PACKAGES = ("sphinx", "myst_nb", "furo")
 missing = [name for name in DOCS_PACKAGES if importlib.util.find_spec(name) is None]
-pytestmark = pytest.mark.skipif(bool(missing), reason=f"documentation packages not installed ({', '.join(missing)}): "
-                                                      "pip install -r requirements-docs.txt")
 
 NOTEBOOKS = sorted((ROOT / "reports" / "notebooks").glob("*.ipynb"))
 DOC_PAGES = sorted((ROOT / "docs").glob("*.md"))
@@ -82,6 +81,8 @@ def _png_outputs(notebook: dict) -> int:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """The site built once into a temporary folder; the executed notebooks must come out of it unchanged."""
+    if missing:
+        pytest.skip(f"documentation packages not installed ({', '.join(missing)}): pip install -r requirements-docs.txt")
     spec = importlib.util.spec_from_file_location("site_build", ROOT / "site" / "build.py")
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)
@@ -95,6 +96,24 @@ def site(tmp_path_factory):
 
 def test_there_are_executed_notebooks_to_show():
     assert len(NOTEBOOKS) >= 3 and CONVERT in NOTEBOOKS
+
+
+def _readme_section(title: str) -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(rf"^## {title}\n(.+?)^## ", readme, re.S | re.M)
+    assert match, f"README has no section {title!r}"
+    return match.group(1)
+
+
+def test_readme_read_section_links_every_executed_notebook_and_doc_page_and_gives_the_site_command():
+    section = _readme_section("Read")
+    links = set(re.findall(r"\]\(([^)#]+)\)", section))
+    for page in [*NOTEBOOKS, *DOC_PAGES, *sorted((ROOT / "reports" / "studies").glob("*/03_figures.ipynb"))]:
+        assert page.relative_to(ROOT).as_posix() in links, page.name
+    assert all((ROOT / link).is_file() for link in links), links
+    command = re.search(r"<!-- site-command -->\s*```bash\n(.+?)\n```", section, re.S)
+    assert command and "pip install -r requirements-docs.txt" in command.group(1)
+    assert "python site/build.py" in command.group(1) and (ROOT / "site" / "build.py").is_file()
 
 
 def test_home_page_links_the_readme_every_notebook_and_every_doc_page(site):
