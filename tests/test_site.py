@@ -78,6 +78,19 @@ def _png_outputs(notebook: dict) -> int:
                for out in c.get("outputs", []))
 
 
+def _tables(notebook: dict) -> tuple[int, int]:
+    """Tables among the notebook's outputs: Markdown ones (by their delimiter rows) and HTML ones (DataFrames)."""
+    markdown = html = 0
+    for cell in notebook["cells"]:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "text/markdown" in data:
+                markdown += len(re.findall(r"^\|?\s*:?-{3,}:?\s*\|", "".join(data["text/markdown"]), re.M))
+            elif "text/html" in data:
+                html += "".join(data["text/html"]).count("<table")
+    return markdown, html
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """The site built once into a temporary folder; the executed notebooks must come out of it unchanged."""
@@ -147,7 +160,10 @@ def test_notebook_page_shows_the_executed_outputs_with_figures_that_resolve(site
     for src in figures:
         image = (built.parent / src).resolve()
         assert image.is_file() and image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", src
-    assert page.tables > 0  # the notebook's Markdown tables (display(Markdown(...))) are rendered as tables
+    markdown_tables, html_tables = _tables(notebook)
+    assert markdown_tables > 0
+    # the Markdown tables of display(Markdown(...)) are rendered as tables too, not as text full of "|"
+    assert page.tables == markdown_tables + html_tables
 
 
 def test_readme_figures_resolve_on_its_page(site):
