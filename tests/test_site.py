@@ -95,7 +95,8 @@ def _tables(notebook: dict) -> tuple[int, int]:
 def site(tmp_path_factory):
     """The site built once into a temporary folder; the executed notebooks must come out of it unchanged."""
     if missing:
-        pytest.skip(f"documentation packages not installed ({', '.join(missing)}): pip install -r requirements-docs.txt")
+        pytest.skip(f"documentation packages not installed ({', '.join(missing)}): "
+                    "pip install -r requirements-docs.txt")
     spec = importlib.util.spec_from_file_location("site_build", ROOT / "site" / "build.py")
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)
@@ -177,7 +178,8 @@ def _browser():
     """A headless Chromium driven by selenium, or a skip that says what is missing."""
     if importlib.util.find_spec("selenium") is None:
         pytest.skip("selenium not installed (requirements-docs.txt)")
-    chromium = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+    browsers = ("chromium", "chromium-browser", "google-chrome")
+    chromium = next((shutil.which(n) for n in browsers if shutil.which(n)), None)
     driver_path = shutil.which("chromedriver")
     if not chromium or not driver_path:
         pytest.skip("no headless browser: install Chromium and its driver (Debian: chromium chromium-driver)")
@@ -186,7 +188,8 @@ def _browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"):
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--window-size=1280,900"):
         options.add_argument(flag)
     return webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
 
@@ -212,7 +215,8 @@ def test_a_browser_shows_the_home_page_and_a_notebook_with_its_figures_loaded(si
         wait.until(shows.url_contains("/reports/notebooks/01_convert.html"))
         heading = wait.until(shows.visibility_of_element_located((By.TAG_NAME, "h1")))
         assert heading.is_displayed() and _title(_notebook(CONVERT)) in heading.text
-        figures = [im for im in driver.find_elements(By.CSS_SELECTOR, "article img") if im.get_attribute("src").endswith(".png")]
+        figures = [im for im in driver.find_elements(By.CSS_SELECTOR, "article img")
+                   if im.get_attribute("src").endswith(".png")]
         assert len(figures) == _png_outputs(_notebook(CONVERT))
         loaded = "return arguments[0].complete && arguments[0].naturalWidth;"
         wait.until(lambda d: all(d.execute_script(loaded, im) is not False for im in figures))
