@@ -28,11 +28,35 @@ def polarity_limit(frames) -> float:
     return float(np.abs(polarity_image(frames)).max(initial=0.0)) or 1.0
 
 
-def event_panel(ax, frame, vmax: float) -> None:
-    """An event frame (2, H, W) as ON - OFF on :data:`EVENT_CMAP`, symmetric about 0, without ticks."""
-    ax.imshow(polarity_image(frame), cmap=EVENT_CMAP, vmin=-vmax, vmax=vmax)
+def event_panel(ax, frame, vmax: float):
+    """An event frame (2, H, W) as ON - OFF on :data:`EVENT_CMAP`, symmetric about 0, without ticks; returns the
+    image, for a colour bar (:func:`frame_unit` names its unit)."""
+    shown = ax.imshow(polarity_image(frame), cmap=EVENT_CMAP, vmin=-vmax, vmax=vmax)
     ax.set_xticks([])
     ax.set_yticks([])
+    return shown
+
+
+def frame_unit(frame_norm: str | None = None, clip_max: int | None = None) -> str:
+    """The unit of converted event frames, for a colour bar: a frame holds events per pixel (of the H x W frame,
+    after area resizing) per time bin, normalised by ``data.frame_norm`` (:func:`tmkt.data.frames.normalize`).
+
+    ``None`` (the normalisation not known) names the count and says it may be normalised.
+    """
+    count = "events / pixel / bin"
+    if frame_norm is None:
+        return f"{count}, as normalised"
+    if frame_norm == "raw":
+        return count
+    if frame_norm == "clip":
+        if clip_max is None:
+            raise ValueError("frame_norm 'clip' needs clip_max")
+        return f"{count}, clipped at {clip_max}, ÷ {clip_max}"
+    if frame_norm == "scale":
+        return f"{count} ÷ the recording's peak"
+    if frame_norm == "frame_max":
+        return f"{count} ÷ the bin's peak per polarity"
+    raise ValueError(f"unknown frame normalisation {frame_norm!r}")
 
 
 def plain_log_axis(ax, which: str = "x") -> None:
