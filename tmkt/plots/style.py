@@ -50,7 +50,9 @@ def plain_log_axis(ax, which: str = "x", ticks=None) -> None:
 
     The major ticks are ``ticks`` where given (e.g. the values plotted), else the decades :math:`10^k` inside the
     axis when it spans a decade or more, else every :math:`m \cdot 10^k` (:math:`m = 1 \dots 9`) inside it (an axis
-    narrower than a decade may hold no decade). Minor ticks stand at :math:`m \cdot 10^k`, :math:`m = 2 \dots 9`.
+    narrower than a decade may hold no decade; where fewer than two of those fall inside, matplotlib's log locator
+    places evenly spaced ticks instead, labelled the same way). Minor ticks stand at :math:`m \cdot 10^k`,
+    :math:`m = 2 \dots 9`, unlabelled.
     """
     from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
