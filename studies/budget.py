@@ -34,7 +34,7 @@ import pandas as pd  # noqa: E402
 
 from tmkt import config, io, layout  # noqa: E402
 from tmkt.results.convergence import last_quarter_gain, last_quarter_start  # noqa: E402
-from tmkt.plots.style import METHOD_COLORS  # noqa: E402
+from tmkt.plots.style import METHOD_COLORS, plain_log_axis  # noqa: E402
 from tmkt.data.processed import ProcessedData  # noqa: E402
 from tmkt.training.runs import Run, train_runs  # noqa: E402
 
@@ -88,9 +88,9 @@ def budget_figure(curves: pd.DataFrame, summary: pd.DataFrame, budget: int) -> p
         run = curves[(curves["method"] == method) & (curves["epochs"] == budget)]
         right.plot(run["epoch"], 100 * run["val_acc"], color=color, lw=1.2, label=method)
     left.axvline(budget, color="k", ls="--", lw=1, label=f"chosen: {budget} epochs")
-    left.set(xscale="log", xlabel="epochs of the run (each with its own cosine schedule)",
+    left.set(xlabel="epochs of the run (each with its own cosine schedule, log scale)",
              ylabel="best validation accuracy (%)", title="Longer runs, one seed")
-    left.set_xticks(sorted(summary["epochs"].unique()), [str(e) for e in sorted(summary["epochs"].unique())])
+    plain_log_axis(left, "x", ticks=sorted(summary["epochs"].unique()))
     right.axvspan(last_quarter_start(budget) + 0.5, budget + 0.5, color="0.9", label="last quarter")
     right.set(xlabel="epoch", ylabel="validation accuracy (%)", title=f"Runs of the chosen {budget} epochs")
     for ax in (left, right):

@@ -195,3 +195,17 @@ def test_plain_log_axis_labels_without_powers_of_ten():
     labels = [t.get_text() for t in ax.get_xticklabels(minor=True) + ax.get_xticklabels() if t.get_text()]
     assert labels and not [t for t in labels if "10^" in t or "times" in t]
     plt.close(fig)
+
+
+def test_dynamics_figures_draws_one_difference_per_timestep_comparison(rng):
+    from types import SimpleNamespace
+
+    histories = pd.concat([history("a", SEEDS, rng), history("b", SEEDS, rng)]).assign(
+        label=lambda h: h["cell"])
+    cell = lambda name: SimpleNamespace(name=name, label=name)  # noqa: E731
+    comparisons = [SimpleNamespace(a=cell("a"), b=cell("b"), question="timestep-vs-sample"),
+                   SimpleNamespace(a=cell("b"), b=cell("a"), question="method")]
+    figures = dynamics.dynamics_figures(histories, comparisons)
+    assert set(figures) == {"epoch_difference_a", "step_weights", "loss_terms", "auxiliary_baselines"}
+    without = pd.concat([history("a", SEEDS, rng, aux=False, weights=False)]).assign(label="a")
+    assert set(dynamics.dynamics_figures(without, [])) == {"loss_terms"}

@@ -87,3 +87,26 @@ def test_every_trunk_is_counted_with_dense_macs_only_where_it_reads_analog_value
     assert first_name not in ops.ac and set(ops.ac) <= {n for n, _ in layers[1:]} | {"head_event"} | {
         n for n, m in model.trunk.named_modules() if isinstance(m, nn.AvgPool2d)}
     assert all(count >= 0 for count in ops.ac.values())
+
+
+def test_measure_runs_counts_each_run_with_its_cells_parameters_and_checkpoint(monkeypatch, tmp_path):
+    import pandas as pd
+
+    from tmkt import config, layout
+    from tmkt.results import energy as energy_module
+
+    calls = []
+
+    def fake(params, data, checkpoint, e_ac_pj, e_mac_pj):
+        calls.append((params, checkpoint, e_ac_pj, e_mac_pj))
+        return {"synops": float(len(calls))}
+
+    monkeypatch.setattr(energy_module, "run_operations", fake)
+    runs = pd.DataFrame(dict(axis=["reference", "method"], cell=["reference", "he2024"],
+                             folder=[layout.REFERENCE_CELL, layout.cell_folder("method", "he2024")], seed=[3, 4]))
+    section = config.section("energy")
+    table = energy_module.measure_runs(runs, {("reference", "reference"): "P0", ("method", "he2024"): "P1"}, None,
+                                       tmp_path, section)
+    assert table["synops"].tolist() == [1.0, 2.0] and table["seed"].tolist() == [3, 4]
+    assert [c[0] for c in calls] == ["P0", "P1"] and all(c[2:] == (section.e_ac_pj, section.e_mac_pj) for c in calls)
+    assert calls[1][1] == layout.run_file(layout.cell_folder("method", "he2024"), 4, layout.CHECKPOINT, tmp_path)

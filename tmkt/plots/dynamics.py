@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 from matplotlib import cm, colors
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from tmkt import layout
+from tmkt.plots.style import plain_log_axis
 
 #: The loss terms of :func:`loss_terms_figure`, with their legend labels and colours.
 LOSS_TERMS: dict[str, str] = {
@@ -65,15 +65,6 @@ def _grid(n: int, width: float = 4.2, height: float = 3.2, max_cols: int = 4):
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, list(axes.flat[:n])
-
-
-def _plain_log_y(ax) -> None:
-    """Log-scale y with decade ticks labelled plainly (0.01, 1, 10) and unlabelled minor ticks at 2..9."""
-    ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(base=10.0))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-    ax.yaxis.set_minor_locator(LogLocator(base=10.0, subs=np.arange(2, 10)))
-    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 # ------------------------------------------------------------------------------ paired difference
@@ -191,7 +182,7 @@ def loss_terms_figure(histories: pd.DataFrame) -> plt.Figure:
                 plotted.append(values.to_numpy())
         values = np.concatenate(plotted) if plotted else np.array([])
         if values.size and (values > 0).all() and values.max() / values.min() > LOG_RANGE:
-            _plain_log_y(ax)
+            plain_log_axis(ax, "y")
         ax.set(title=str(cell), xlabel="epoch", ylabel="epoch mean of the term")
         ax.grid(alpha=0.3, which="major")
         ax.legend(fontsize=7)
@@ -246,3 +237,20 @@ def auxiliary_baselines_figure(histories: pd.DataFrame) -> plt.Figure | None:
         ax.legend(handles=key, fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def dynamics_figures(histories: pd.DataFrame, comparisons) -> dict[str, plt.Figure]:
+    """The figures stage's dynamics figures by file name. ``histories``: per-epoch rows of every run with a
+    ``label`` column (the cell's label); ``comparisons``: ``tmkt.grid.comparisons``. For each comparison whose
+    question is "timestep-vs-sample", the paired per-epoch difference (``epoch_difference_<a's name>``); then
+    ``step_weights``, ``loss_terms`` and ``auxiliary_baselines`` where the runs logged what they show."""
+    by_label = histories.assign(cell=histories["label"])
+    out = {f"epoch_difference_{pair.a.name}": paired_epoch_difference_figure(
+        by_label[by_label["cell"] == pair.a.label], by_label[by_label["cell"] == pair.b.label], pair.a.label,
+        pair.b.label) for pair in comparisons if pair.question == "timestep-vs-sample"}
+    for name, draw in (("step_weights", step_weights_figure), ("loss_terms", loss_terms_figure),
+                       ("auxiliary_baselines", auxiliary_baselines_figure)):
+        fig = draw(by_label)
+        if fig is not None:
+            out[name] = fig
+    return out

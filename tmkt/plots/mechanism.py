@@ -130,7 +130,6 @@ def gradient_variance_figure(table: pd.DataFrame) -> plt.Figure:
         )
     positive = table["grad_variance"][table["grad_variance"] > 0]
     if len(positive) == len(table):
-        ax.set_yscale("log")
         plain_log_axis(ax, "y")
     elif len(positive):  # zeros (r_m = 0 or 1) stay visible on the linear part of a symlog axis
         ax.set_yscale("symlog", linthresh=float(positive.min()))

@@ -12,7 +12,10 @@ import numpy as np
 import pandas as pd
 
 from tmkt import layout
-from tmkt.plots.style import METHOD_COLORS, plain_log_axis, spread
+from tmkt.plots.style import METHOD_COLORS, plain_log_axis, spread, within_unit
+
+#: Font size (points) of the accuracy-energy figure's cell labels.
+LABEL_PT = 7
 
 
 def ratio_curve_figure(runs: pd.DataFrame) -> plt.Figure:
@@ -24,9 +27,7 @@ def ratio_curve_figure(runs: pd.DataFrame) -> plt.Figure:
         ax.errorbar(100 * stats.index, 100 * stats["mean"], yerr=100 * stats["std"], color=color, marker="o",
                     capsize=3, label=method)
         ax.scatter(100 * group["event_fraction"], 100 * group["test_acc"], color=color, s=12, alpha=0.45)
-    ax.set_xscale("log")
-    fractions = np.sort(runs["event_fraction"].unique())
-    ax.set_xticks(100 * fractions, [f"{100 * f:g}" for f in fractions])
+    plain_log_axis(ax, "x", ticks=100 * np.sort(runs["event_fraction"].unique()))
     ax.set(xlabel="event training data (% of the training recordings, log scale)", ylabel="test accuracy (%)",
            title="Event-data ratio (mean ± std over seeds; dots: seeds)")
     ax.grid(alpha=0.3)
@@ -71,14 +72,18 @@ def accuracy_energy_figure(table: pd.DataFrame, energy) -> plt.Figure:
         ax.errorbar(row.energy_uj_mean, 100 * row.test_acc_mean, xerr=row.energy_uj_std, yerr=100 * row.test_acc_std,
                     fmt="o", color=color, ecolor=color, alpha=0.85, capsize=2)
     ann = table["ann_energy_uj_mean"].median()
-    # labels in a column right of the cluster, spread so that none overlaps, each with a line to its point
+    # labels in a column right of the axes, each with a line to its point, spread so that no two overlap: the gap
+    # between neighbours is one label's height (LABEL_PT, 1.4 lines) as a fraction of the axes' fixed height
+    fig.subplots_adjust(left=0.09, right=0.74, bottom=0.12, top=0.91)
     low, high = ax.get_ylim()
-    label_y = spread(list(100 * table["test_acc_mean"]), 0.045 * (high - low))
-    label_x = table["energy_uj_mean"].max() * 1.08
+    ax.set_ylim(low, high)
+    gap = 1.4 * LABEL_PT / 72 / (fig.get_figheight() * (0.91 - 0.12))
+    label_y = within_unit(spread(list((100 * table["test_acc_mean"] - low) / (high - low)), gap))
     for row, y in zip(table.itertuples(), label_y, strict=True):
-        ax.annotate(row.label, (row.energy_uj_mean, 100 * row.test_acc_mean), xytext=(label_x, y), fontsize=7,
-                    va="center", color=METHOD_COLORS.get(row.method, "k"),
-                    arrowprops=dict(arrowstyle="-", color="0.6", linewidth=0.5))
+        ax.annotate(row.label, (row.energy_uj_mean, 100 * row.test_acc_mean), xytext=(1.03, y),
+                    textcoords="axes fraction", fontsize=LABEL_PT, va="center",
+                    color=METHOD_COLORS.get(row.method, "k"), arrowprops=dict(arrowstyle="-", color="0.6",
+                                                                                linewidth=0.5))
     ax.axvline(ann, color="0.4", linestyle="--", linewidth=1)
     ax.annotate("same network as an ANN", (ann, ax.get_ylim()[0]), fontsize=7, rotation=90, va="bottom", ha="right",
                 color="0.3")
@@ -88,11 +93,9 @@ def accuracy_energy_figure(table: pd.DataFrame, energy) -> plt.Figure:
     ax.set(xlabel=f"energy per test recording (µJ; {energy.e_ac_pj:g} pJ/AC, {energy.e_mac_pj:g} pJ/MAC)",
            ylabel="test accuracy (%)",
            title="Accuracy against the energy of one inference (mean ± std over seeds)")
-    ax.set_xscale("log")
     plain_log_axis(ax, "x")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower center")
-    fig.tight_layout()
     return fig
 
 

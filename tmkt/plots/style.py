@@ -6,7 +6,11 @@ HSV value channel in grey, which is what the network sees of them.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+
+from tmkt.io import save_figure
 
 EVENT_CMAP = "RdBu_r"
 #: One colour per method, in every figure of the compendium.
@@ -59,16 +63,45 @@ def frame_unit(frame_norm: str | None = None, clip_max: int | None = None) -> st
     raise ValueError(f"unknown frame normalisation {frame_norm!r}")
 
 
-def plain_log_axis(ax, which: str = "x") -> None:
-    """Label a log axis with plain numbers (``1.2``, not ``1.2×10^0``): an axis spanning less than a decade labels
-    its minor ticks too (it may have no decade tick at all), a wider one its decades only."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+def plain_number(value: float) -> str:
+    """``value`` in plain decimal notation, to 12 significant digits (``0.0001``, ``3``, ``250``; never ``1e-04``)."""
+    return np.format_float_positional(float(f"{value:.12g}"), trim="-")
 
+
+def plain_log_axis(ax, which: str = "x", ticks=None) -> None:
+    r"""Make an axis logarithmic, its major ticks labelled in plain decimals (``0.5``, ``2``, ``10``; never
+    ``2×10^0``) and its minor ticks unlabelled.
+
+    The major ticks are ``ticks`` where given (e.g. the values plotted), else the decades :math:`10^k` inside the
+    axis when it spans a decade or more, else every :math:`m \cdot 10^k` (:math:`m = 1 \dots 9`) inside it (an axis
+    narrower than a decade may hold no decade; where fewer than two of those fall inside, matplotlib's log locator
+    places evenly spaced ticks instead, labelled the same way). Minor ticks stand at :math:`m \cdot 10^k`,
+    :math:`m = 2 \dots 9`, unlabelled.
+    """
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
+
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
     axis = ax.xaxis if which == "x" else ax.yaxis
-    low, high = ax.get_xlim() if which == "x" else ax.get_ylim()
-    plain = FuncFormatter(lambda value, _: f"{value:g}")
-    axis.set_major_formatter(plain)
-    axis.set_minor_formatter(plain if high / low < 10 else NullFormatter())
+    low, high = sorted(ax.get_xlim() if which == "x" else ax.get_ylim())
+    if ticks is not None:
+        axis.set_major_locator(FixedLocator([float(t) for t in ticks]))
+    else:
+        axis.set_major_locator(LogLocator(base=10.0, subs=(1.0,) if high >= 10 * low else np.arange(1.0, 10.0)))
+    axis.set_minor_locator(LogLocator(base=10.0, subs=np.arange(2.0, 10.0)))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: plain_number(value)))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def save_shown(folder: str | Path, fig, name: str) -> Path:
+    """``fig`` written to ``folder/<name>.png`` (atomically: ``tmkt.io.save_figure``), then shown and closed (a
+    notebook displays it once); the path written."""
+    import matplotlib.pyplot as plt
+
+    path = Path(folder) / f"{name}.png"
+    save_figure(path, fig)
+    plt.show()
+    plt.close(fig)
+    return path
 
 
 def spread(values: list[float], gap: float) -> list[float]:
@@ -88,3 +121,10 @@ def spread(values: list[float], gap: float) -> list[float]:
     for k, i in enumerate(order):
         out[i] = placed[k]
     return out
+
+
+def within_unit(values: list[float]) -> list[float]:
+    """``values`` shifted together, as little as possible, into [0, 1] (where they fit: a span above 1 keeps its
+    lowest value at 0): label positions in axes fractions that stay beside the axes."""
+    shift = max(0.0, -min(values, default=0.0)) or min(0.0, 1.0 - max(values, default=1.0))
+    return [v + shift for v in values]

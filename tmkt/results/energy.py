@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from tmkt import layout
 from tmkt.method.models import TwoStreamSNN
 from tmkt.results.trained import test_batches, trained_model
 
@@ -136,3 +137,14 @@ def run_operations(params, data, checkpoint, e_ac_pj: float, e_mac_pj: float, ba
 def operations_table(runs: pd.DataFrame, measure) -> pd.DataFrame:
     """``runs`` (one row per run) with the columns of :meth:`Operations.per_recording`, ``measure(run)`` each."""
     return pd.concat([runs.reset_index(drop=True), pd.DataFrame([measure(run) for run in runs.itertuples()])], axis=1)
+
+
+def measure_runs(runs: pd.DataFrame, cell_params: dict, data, root, energy) -> pd.DataFrame:
+    """:func:`operations_table` of every run of ``runs`` (columns ``axis``, ``cell``, ``folder``, ``seed``), each
+    with its cell's parameters (``cell_params[(axis, cell)]``) and its checkpoint under ``root``; ``energy``: the
+    ``energy:`` section."""
+    def measure(run) -> dict:
+        checkpoint = layout.run_file(run.folder, run.seed, layout.CHECKPOINT, root)
+        return run_operations(cell_params[(run.axis, run.cell)], data, checkpoint, energy.e_ac_pj, energy.e_mac_pj)
+
+    return operations_table(runs, measure)
