@@ -20,7 +20,7 @@ from tmkt import config, layout
 
 #: The most statement lines a code cell may hold.
 MAX_LINES = 12
-#: The stage whose parameters each notebook reads (``config.STAGE_SECTIONS``).
+#: The stage whose parameters each notebook reads (its ``params:`` in dvc.yaml, ``config.declared``).
 STAGES = {"01_convert": "convert", "02_train": "train", "03_figures": "figures"}
 #: Notebooks that do not comply yet (the test of each is expected to fail until it does).
 PENDING: set[str] = set()
@@ -69,7 +69,7 @@ def stated_parameters(stage: str) -> dict[str, float]:
                 prefix in WHOLE_KEYS or isinstance(value, float) and not value.is_integer()):
             out[prefix] = value
 
-    for section in config.STAGE_SECTIONS[stage]:
+    for section in config.declared(stage):
         head, _, key = section.partition(".")
         walk(section, raw[head][key] if key else raw[head])
     return out
