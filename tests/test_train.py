@@ -242,16 +242,16 @@ def test_plain_turns_numpy_values_into_python_ones_and_keeps_tensors():
 
 def test_stage_report_says_what_resumes_and_how_long_is_left(capfd):
     runs = [Run(params_for("tmkt"), seed, Path("unused")) for seed in (1, 2)]
-    report = StageReport("ablate-aux@none", runs, workers=2)
+    report = StageReport("ablate-variant@tmkt_da_only", runs, workers=2)
     report(RunEvent(1, 3, 3, start="resumed"))
     report(RunEvent(2, 1, 3, start="resumed"))
     report(RunEvent(2, 2, 3, val_acc=0.5))
     report(RunEvent(2, 3, 3, val_acc=0.75))
     lines = capfd.readouterr().err.splitlines()
-    assert lines[0] == "[ablate-aux@none] 2 runs of 3 epochs, 2 at a time"
-    assert lines[1] == "[ablate-aux@none] seed 1: already trained (3 epochs in its checkpoint), evaluating it"
-    assert lines[2] == "[ablate-aux@none] seed 2: resuming from its checkpoint after epoch 1 of 3"
-    assert lines[3].startswith("[ablate-aux@none] seed 2 · epoch 2/3 · val 0.500 · ") and lines[3].endswith(" left")
+    assert lines[0] == "[ablate-variant@tmkt_da_only] 2 runs of 3 epochs, 2 at a time"
+    assert lines[1] == "[ablate-variant@tmkt_da_only] seed 1: already trained (3 epochs in its checkpoint), evaluating it"
+    assert lines[2] == "[ablate-variant@tmkt_da_only] seed 2: resuming from its checkpoint after epoch 1 of 3"
+    assert lines[3].startswith("[ablate-variant@tmkt_da_only] seed 2 · epoch 2/3 · val 0.500 · ") and lines[3].endswith(" left")
     assert lines[4].endswith("elapsed, done")  # 6 epochs: 4 in checkpoints, 2 trained now
     # a pool of runs of different lengths names them all
     mixed = runs + [Run(params_for("tmkt", **{"train.epochs": 6}), 3, Path("unused"))]
@@ -401,7 +401,7 @@ def test_transfer_tests_every_run_on_real_and_on_simulated_recordings_of_the_tes
 
 
 def test_he_et_al_parity_switches_train_together(data, tmp_path):
-    """Every switch of He et al.'s recipe at once (docs/method.md, parity table) trains and writes its outputs."""
+    """Every switch of He et al.'s recipe at once (docs/method.md §9) trains and writes its outputs."""
     switches = {"model.surrogate": "qgate", "model.surrogate_alpha": 2.0, "train.classification_loss": "mean_ce",
                 "loss.da_step_weights": "fixed", "train.lr_schedule": "step", "train.lr_step_epochs": 2,
                 "train.lr_update": "epoch", "train.weight_decay_1d": False, "train.sampler": "class_balanced",

@@ -52,7 +52,6 @@ def find_root(start: Path, package_dir: Path, in_dvc_stage: bool) -> Path:
 ROOT: Path = find_root(Path.cwd(), Path(__file__).parent.parent, in_dvc_stage=bool(os.environ.get("DVC_ROOT")))
 PARAMS: Path = ROOT / "params.yaml"
 DATA: Path = ROOT / "data"
-RAW: Path = DATA / "raw"
 PROCESSED: Path = DATA / "processed"
 REPORTS: Path = ROOT / "reports"
 NOTEBOOKS: Path = ROOT / "notebooks"
