@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tmkt import io, layout
+from tmkt import atomic, layout
 from tmkt.config import Params
 from tmkt.provenance import closure
 from tmkt.training.methods import Method, effective_config
@@ -76,7 +76,7 @@ def plain(value):
 def save(run_dir: str | Path, state: dict) -> None:
     """Write ``state`` (with its ``fingerprint``) as the run's checkpoint, atomically, its numpy values made
     plain (:func:`plain`) so that it loads with ``weights_only=True``."""
-    with io.atomic_path(Path(run_dir) / layout.CHECKPOINT) as tmp:
+    with atomic.atomic_path(Path(run_dir) / layout.CHECKPOINT) as tmp:
         torch.save(plain(state), tmp)
 
 

@@ -36,7 +36,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from tmkt import io, layout
+from tmkt import atomic, layout
 from tmkt.config import Params
 from tmkt.data.processed import ProcessedData
 from tmkt.data.augment import augment
@@ -339,10 +339,10 @@ class Trainer:
             metrics |= dict(test_acc_test_selected=float(history[layout.EPOCH_TEST].iloc[chosen]),
                             test_selected_epoch=chosen + 1)
         if self.world.main:
-            with io.atomic_path(self.out_dir / layout.HISTORY) as tmp:
+            with atomic.atomic_path(self.out_dir / layout.HISTORY) as tmp:
                 history.to_csv(tmp, index=False)
-            io.write_json(self.out_dir / layout.CONFUSION, dict(classes=self.data.classes, matrix=confusion.tolist()))
-            io.write_json(self.out_dir / layout.RUN_METRICS, metrics)
+            atomic.write_json(self.out_dir / layout.CONFUSION, dict(classes=self.data.classes, matrix=confusion.tolist()))
+            atomic.write_json(self.out_dir / layout.RUN_METRICS, metrics)
         return metrics
 
 

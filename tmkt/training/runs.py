@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tmkt import io, layout
+from tmkt import atomic, layout
 from tmkt.config import Params
 from tmkt.data.processed import ProcessedData
 from tmkt.stats import cell_metrics
@@ -141,8 +141,8 @@ def train_cells(
     out = []
     for cell in cells:
         runs = pd.DataFrame([next(metrics) for _ in cell.seeds])
-        io.write_csv(Path(cell.runs_dir) / layout.RUNS_TABLE, runs.to_dict("records"))
-        io.write_json(cell.metrics_path, dict(method=cell.params.train.method,
+        atomic.write_csv(Path(cell.runs_dir) / layout.RUNS_TABLE, runs.to_dict("records"))
+        atomic.write_json(cell.metrics_path, dict(method=cell.params.train.method,
                                               **cell_metrics(runs, cell.params.base.confidence)))
         out.append(runs)
     return out
