@@ -4,7 +4,8 @@ What each method trains on and which loss terms it assembles is :mod:`tmkt.train
 draws the batches and the paired images, runs the optimiser and the LR schedule, evaluates, and writes the
 run's files (``tmkt.layout``: history, metrics, confusion matrix, checkpoint).
 
-``r_m`` follows ``mixup.schedule`` over training progress ``s = step / (total_steps - 1)``.
+The loop hands each mixed step the training progress ``s = step / (total_steps - 1)`` in ``[0, 1]``; the method's
+step (:func:`tmkt.training.methods.mixed_step`) turns it into ``r_m`` by ``mixup.schedule``.
 Every event sample is paired with a fresh random training image of its class at every use. The recordings
 a run trains on are the scarce subset its seed draws (``tmkt.data.splits.scarce_event_train``), batched as
 random permutations or class-balanced draws (``train.sampler``) and augmented at every use (``train.crop_padding``,
@@ -42,11 +43,10 @@ from tmkt.data.processed import ProcessedData
 from tmkt.data.augment import augment
 from tmkt.data.splits import scarce_event_train, subset_id
 from tmkt.method.losses import DomainAlignment
-from tmkt.method.mixup import ratio_schedule
 from tmkt.method.models import TwoStreamSNN, build_model, predict
 from tmkt.training import checkpoints, distributed
 from tmkt.training.device import autocast, fast_path, resolve_device, transfer
-from tmkt.training.methods import Method, Step, mixed_step, single_stream_step
+from tmkt.training.methods import MethodSwitches, Step, mixed_step, single_stream_step
 from tmkt.training.optim import adamw, lr_factor
 
 
@@ -128,8 +128,8 @@ class Trainer:
     def __init__(self, params: Params, data: ProcessedData, out_dir: str | Path, seed: int):
         self.data, self.seed = data, seed
         self.out_dir = Path(out_dir)
-        self.method = Method.of(params)
-        if self.method.appearance == "simulated":
+        self.switches = MethodSwitches.of(params)
+        if self.switches.appearance == "simulated":
             data.require_simulated()
         self.world = distributed.current()  # one process, or this rank of a torchrun run
         self.device = resolve_device(params.base.device)
@@ -148,7 +148,7 @@ class Trainer:
             # in place, so the state dict keeps its keys and checkpoints stay portable; static shapes (the
             # dynamic-shape path fails in inductor on this network), one compilation per batch shape
             self.model.trunk.compile(dynamic=False)
-        self.alignment = DomainAlignment(T, self.method.da_weighting, params.loss.da_eta_init).to(self.device)
+        self.alignment = DomainAlignment(T, self.switches.da_weighting, params.loss.da_eta_init).to(self.device)
         self.parameters = list(self.model.parameters()) + list(self.alignment.parameters())
         self.optimizer = adamw(self.parameters, cfg)
         self.train_events = scarce_event_train(data.manifest, params.scarcity, seed)
@@ -158,7 +158,7 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lr_factor(cfg, self.steps_per_epoch)
         )
-        self.image_epochs = round(cfg.epochs * cfg.finetune_image_fraction) if self.method.image_phase else 0
+        self.image_epochs = round(cfg.epochs * cfg.finetune_image_fraction) if self.switches.image_phase else 0
         self.history: list[dict] = []
         self.best: dict = {"val_acc": -1.0}
         self.fingerprint = checkpoints.fingerprint(params, seed, data.folder, self.world.size)
@@ -198,20 +198,19 @@ class Trainer:
         self.model.train()
         with autocast(self.device, self.params.train.precision):
             if epoch < self.image_epochs:
-                images = data.appearance(data.draw_images(class_ids, rng), self.method.appearance)[:, share]
+                images = data.appearance(data.draw_images(class_ids, rng), self.switches.appearance)[:, share]
                 result = single_stream_step(self.model, transfer(images, self.device), labels, self.params,
                                             recordings=False)
             else:
                 events = data.event_frames(manifest.loc[rows, "row"].to_numpy())  # mixed on the CPU, moved once
                 events = augment(events, self.params.train, rng)
-                if not self.method.two_streams:
+                if not self.switches.two_streams:
                     result = single_stream_step(self.model, transfer(events[:, share], self.device), labels, self.params)
                 else:
-                    s = (epoch * self.steps_per_epoch + step) / max(1, self.total_steps - 1)
-                    r_m = ratio_schedule(self.params.mixup, s) if self.method.mixup else None
-                    images = data.appearance(data.draw_images(class_ids, rng), self.method.appearance)
-                    result = mixed_step(self.method, self.model, self.alignment, images, events, labels, r_m, gen,
-                                        self.params, self.world)
+                    progress = (epoch * self.steps_per_epoch + step) / max(1, self.total_steps - 1)
+                    images = data.appearance(data.draw_images(class_ids, rng), self.switches.appearance)
+                    result = mixed_step(self.switches, self.model, self.alignment, images, events, labels, progress,
+                                        gen, self.params, self.world)
         self.optimizer.zero_grad(set_to_none=True)
         weight = self.world.loss_scale(len(rows))
         (result.loss * weight if self.world.size > 1 else result.loss).backward()
@@ -296,7 +295,7 @@ class Trainer:
         if log.switch_hist is not None:
             row |= layout.per_step(layout.SWITCH, [int(c) for c in log.switch_hist])
         row |= {f"{layout.RATE}{name}": float(np.mean(v)) for name, v in log.spike_rates.items()}
-        if self.method.weights_event_loss:
+        if self.switches.weights_event_loss:
             row |= layout.per_step(layout.DA_WEIGHT, [float(w) for w in self.alignment.weights().detach().cpu()])
         if self.world.size > 1:  # the means of the whole batches, not of this rank's shares
             trained = {k: v for k, v in row.items() if k not in ("epoch", "phase", "lr", "val_acc", layout.EPOCH_TEST)}
