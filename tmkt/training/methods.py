@@ -25,7 +25,7 @@ them (``train.appearance``: time-step mixup of simulated and real events, say).
 Every method augments the recordings it trains on alike (``train.crop_padding``, before any mixing).
 Each step function returns the event-stream output (whose accuracy is the training accuracy), the loss
 and the diagnostics of the step. The loop (:mod:`tmkt.training.loop`) draws the batch and its images and hands
-:func:`mixed_step` the training progress ``s``; the step turns it into the expected event ratio
+:func:`mixed_step` the fraction of training done, ``s``; the step turns it into the expected event ratio
 ``r_m = ratio_schedule(mixup, s)`` (``mixup.schedule``) and mixes at that ratio.
 
 Names: a *method* is a value of ``train.method`` (``tmkt.config.Method``); :class:`MethodSwitches` is what such a
@@ -150,7 +150,7 @@ def mixed_step(
     images: torch.Tensor,
     events: torch.Tensor,
     labels: torch.Tensor,
-    progress: float,
+    fraction_done: float,
     gen: torch.Generator,
     params: Params,
     world: World = World(),
@@ -163,7 +163,7 @@ def mixed_step(
 
     The mixed sequence ``x_m`` (``tmkt.method.mixup.mix`` with ``switches.strategy``, draws from ``gen``; the images
     unmixed for joint training) has the expected event ratio ``r_m = ratio_schedule(params.mixup, s)`` at the
-    training progress ``s = progress`` in ``[0, 1]`` (the loop's ``step / (total_steps - 1)``; the schedule draws
+    training progress ``s = fraction_done`` in ``[0, 1]`` (the loop's ``step / (total_steps - 1)``; the schedule draws
     nothing, so the draws from ``gen`` are those of the mixing alone),
     and the recordings ``x_e`` pass the shared trunk (``train.stream_batching``); the loss is
     ``L_TET(x_m) + L_TET^{(1-w)}(x_e) + lambda_DA L_DA + lambda_MAG L_MAG + lambda_MRP L_MRP`` with the terms
@@ -172,7 +172,7 @@ def mixed_step(
     has learnt nothing beyond the batch's event share.
     """
     device, loss_cfg = labels.device, params.loss
-    r_m = ratio_schedule(params.mixup, progress) if switches.strategy else None
+    r_m = ratio_schedule(params.mixup, fraction_done) if switches.strategy else None
     whole = mix(switches.strategy, images, events, r_m, gen) if switches.strategy else unmixed(images)
     batch, share = events.shape[1], world.shard(events.shape[1])
     mixed = type(whole)(whole.frames[:, share], whole.modality[:, share], whole.ratio[share], whole.switch_step[share])

@@ -89,7 +89,7 @@ class Run:
 
 
 def train_runs(
-    runs: list[Run], data: ProcessedData, workers: int, progress: bool = True, label: str = "train"
+    runs: list[Run], data: ProcessedData, workers: int, progress: bool = False, label: str = "train"
 ) -> list[dict]:
     """Train ``runs``, up to ``workers`` at once, each in its own process (``_worker_context``); their metrics.
 
@@ -124,7 +124,7 @@ class CellJob:
 
 
 def train_cells(
-    cells: list[CellJob], data: ProcessedData, workers: int, progress: bool = True, label: str = "train"
+    cells: list[CellJob], data: ProcessedData, workers: int, progress: bool = False, label: str = "train"
 ) -> list[pd.DataFrame]:
     """Train every seed of every cell in one pool of ``workers`` processes (:func:`train_runs`), so the pool stays
     full across cells; per cell, the run folders of seeds no longer listed are removed, and ``runs_dir/runs.csv``
@@ -154,7 +154,7 @@ def train_seeds(
     runs_dir: str | Path,
     metrics_path: str | Path,
     seeds: list[int] | None = None,
-    progress: bool = True,
+    progress: bool = False,
     label: str = "train",
 ) -> pd.DataFrame:
     """Train the configuration once per seed (``seeds``, default ``base.seeds``) into ``runs_dir/seed_<s>``, up to
