@@ -33,7 +33,7 @@ from tonic.io import events_struct  # noqa: E402
 from tonic.transforms import ToFrame  # noqa: E402
 
 from tmkt import config, layout  # noqa: E402
-from tmkt import io as tmkt_io  # noqa: E402
+from tmkt import atomic  # noqa: E402
 from tmkt.data.frames import to_frames  # noqa: E402
 from tmkt.data.datasets.simulator import simulate, simulate_many  # noqa: E402
 
@@ -145,7 +145,7 @@ def write_plot(frame_rows: list[dict], simulator_rows: list[dict], time_bins: in
     ax.set_title(title, fontsize=9)
     ax.legend(loc="upper left")
     fig.tight_layout()
-    tmkt_io.save_figure(path, fig)
+    atomic.save_figure(path, fig)
     plt.close(fig)
 
 
@@ -159,7 +159,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     frame_rows = bench_frames(args.repeats, args.time_bins)
     simulator_rows = bench_simulator(args.digits)
-    tmkt_io.write_csv(OUT_DIR / "frames.csv", frame_rows + simulator_rows)
+    atomic.write_csv(OUT_DIR / "frames.csv", frame_rows + simulator_rows)
     write_plot(frame_rows, simulator_rows, args.time_bins, OUT_DIR / "frames.png")
 
     print(f"load average before the run: {load_before:.2f} on {os.cpu_count()} CPUs (timings suffer from other load)")

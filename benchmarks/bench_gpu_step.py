@@ -37,7 +37,7 @@ import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from tmkt import config, layout, presets  # noqa: E402
-from tmkt import io as tmkt_io  # noqa: E402
+from tmkt import atomic  # noqa: E402
 from bench_loader import write_processed  # noqa: E402
 from tmkt.data.processed import ProcessedData  # noqa: E402
 from tmkt.training.loop import EpochLog, Trainer  # noqa: E402
@@ -113,7 +113,7 @@ def write_plot(rows: list[dict], path: Path) -> None:
     ax.margins(y=0.25)
     ax.tick_params(axis="x", labelsize=7)
     fig.tight_layout()
-    tmkt_io.save_figure(path, fig)
+    atomic.save_figure(path, fig)
     plt.close(fig)
 
 
@@ -132,7 +132,7 @@ def run(device: str, tiny: bool, warmup: int, repeats: int, out_dir: Path, varia
         print(f"{r['variant']}: {r['ms_per_step']} ms/step, {r['samples_per_s']} samples/s, "
               f"{r['tflops_per_s']} TFLOP/s, peak {r['peak_memory_gib']} GiB, {r['speedup']}x, "
               f"N-Caltech101 epoch ~{r['ncaltech101_epoch_s']} s")
-    tmkt_io.write_csv(out_dir / "gpu_step.csv", rows)
+    atomic.write_csv(out_dir / "gpu_step.csv", rows)
     write_plot(rows, out_dir / "gpu_step.png")
     return rows
 

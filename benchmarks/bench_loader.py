@@ -34,7 +34,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from tmkt import config, layout  # noqa: E402
-from tmkt import io as tmkt_io  # noqa: E402
+from tmkt import atomic  # noqa: E402
 from tmkt.data.datasets.base import Item  # noqa: E402
 from tmkt.data.processed import ProcessedData  # noqa: E402
 from tmkt.data.splits import build_manifest  # noqa: E402
@@ -126,7 +126,7 @@ def run(size: dict, batches: int, out_dir: Path) -> list[dict]:
                              ratio_to_gpu_step=round(rate / gpu, 2) if gpu else float("nan")))
             print(f"{phase}: {rows[-1]['ms_per_batch']} ms per batch of {size['batch']}, {rate:.1f} batches/s "
                   f"({rate / target:.1f}x the {target:.1f} steps/s of a 15 s epoch)")
-    tmkt_io.write_csv(out_dir / "loader.csv", rows)
+    atomic.write_csv(out_dir / "loader.csv", rows)
     write_plot(rows, out_dir / "loader.png")
     write_markdown(rows, out_dir / "loader.md")
     return rows
@@ -143,7 +143,7 @@ def write_markdown(rows: list[dict], path: Path) -> None:
     r = rows[0]
     lines += ["", f"{r['recordings']:,} memory-mapped recordings of T = {r['time_steps']}, 2×{r['size']}×{r['size']}, "
               f"B = {r['batch']}, one process (`reports/benchmarks/loader.csv`)."]
-    tmkt_io.write_text(path, "\n".join(lines) + "\n")
+    atomic.write_text(path, "\n".join(lines) + "\n")
 
 
 def write_plot(rows: list[dict], path: Path) -> None:
@@ -157,7 +157,7 @@ def write_plot(rows: list[dict], path: Path) -> None:
                  f"{rows[0]['size']}×{rows[0]['size']}, B={rows[0]['batch']}", fontsize=8)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    tmkt_io.save_figure(path, fig)
+    atomic.save_figure(path, fig)
     plt.close(fig)
 
 

@@ -27,8 +27,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import psutil  # noqa: E402
 
-from tmkt import io as tmkt_io  # noqa: E402
-from tmkt import layout, stages  # noqa: E402
+from tmkt import atomic, layout, stages  # noqa: E402
 
 OUT_DIR = layout.REPORTS / "benchmarks"
 BUDGET_MB = 4096
@@ -90,7 +89,7 @@ def main() -> None:
             row, timelines[name] = measure(name, command, args.interval)
             rows.append(row)
             print(row, flush=True)
-    tmkt_io.write_csv(OUT_DIR / "memory.csv", rows)
+    atomic.write_csv(OUT_DIR / "memory.csv", rows)
 
     fig, ax = plt.subplots(figsize=(7, 3.6))
     for name, samples in timelines.items():
@@ -101,7 +100,7 @@ def main() -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    tmkt_io.save_figure(OUT_DIR / "memory.png", fig)
+    atomic.save_figure(OUT_DIR / "memory.png", fig)
 
 
 if __name__ == "__main__":

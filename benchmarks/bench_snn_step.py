@@ -53,7 +53,7 @@ import torch.nn.functional as F  # noqa: E402
 from norse.torch.module.lif_box import LIFBoxCell  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
-from tmkt import io as tmkt_io  # noqa: E402
+from tmkt import atomic  # noqa: E402
 from tmkt import layout  # noqa: E402
 from tmkt import config  # noqa: E402
 from tmkt.method.models import TimeFolded, TwoStreamSNN, build_model  # noqa: E402
@@ -309,7 +309,7 @@ def write_plot(rows: list[dict], path: Path) -> None:
     ax.margins(y=0.3)
     ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
-    tmkt_io.save_figure(path, fig)
+    atomic.save_figure(path, fig)
     plt.close(fig)
 
 
@@ -323,7 +323,7 @@ def write_markdown(rows: list[dict], path: Path) -> None:
     load = ", ".join(f"{v:.2f}" for v in dict.fromkeys(r["load_avg_1min"] for r in rows))
     lines += ["", f"{rows[0]['device']}, {rows[0]['threads']} torch threads, {rows[0]['repeats']} paired steps per "
               f"net; 1-minute load average {load} (`reports/benchmarks/snn_step.csv`)."]
-    tmkt_io.write_text(path, "\n".join(lines) + "\n")
+    atomic.write_text(path, "\n".join(lines) + "\n")
 
 
 def main() -> None:
@@ -340,7 +340,7 @@ def main() -> None:
     rows = []
     for case in (SMALL, LARGE) if args.large else (SMALL,):
         rows += run_case(case, device, args.warmup, args.repeats)
-    tmkt_io.write_csv(OUT_DIR / "snn_step.csv", rows)
+    atomic.write_csv(OUT_DIR / "snn_step.csv", rows)
     write_plot(rows, OUT_DIR / "snn_step.png")
     write_markdown(rows, OUT_DIR / "snn_step.md")
     print(f"wrote {OUT_DIR / 'snn_step.csv'}, .png and .md")

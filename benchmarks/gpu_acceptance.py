@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the tr
 import bench_gpu_step  # noqa: E402
 from tests.test_presets import TREES  # noqa: E402  (the tests' tiny trees in each dataset's real formats)
 
-from tmkt import config, io, layout, presets  # noqa: E402
+from tmkt import atomic, config, layout, presets# noqa: E402
 from tmkt.data.convert import convert  # noqa: E402
 from tmkt.data.processed import ProcessedData  # noqa: E402
 from tmkt.training.loop import Trainer  # noqa: E402
@@ -110,12 +110,12 @@ def run(device: str, tiny: bool, steps: int, out: Path) -> list[dict]:
                 rows.append(dict(check=label, seconds=float("nan"),
                                  peak_gib=float("nan"), result=f"failed: {type(exc).__name__}: {exc}"[:200],
                                  passed=False))
-    io.write_csv(out / "gpu_acceptance.csv", rows)
+    atomic.write_csv(out / "gpu_acceptance.csv", rows)
     name = torch.cuda.get_device_name() if device.startswith("cuda") and torch.cuda.is_available() else "CPU (--tiny)"
     lines = [f"GPU acceptance on {name}, torch {torch.__version__}: {sum(r['passed'] for r in rows)} of {len(rows)} "
              "checks passed.", "", "| check | seconds | peak GiB | result | passed |", "|---|---:|---:|---|---|"]
     lines += [f"| {r['check']} | {r['seconds']} | {r['peak_gib']} | {r['result']} | {r['passed']} |" for r in rows]
-    io.write_text(out / "gpu_acceptance.md", "\n".join(lines) + "\n")
+    atomic.write_text(out / "gpu_acceptance.md", "\n".join(lines) + "\n")
     return rows
 
 

@@ -32,7 +32,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from tmkt import config, io, layout  # noqa: E402
+from tmkt import atomic, config, layout# noqa: E402
 from tmkt.results.convergence import last_quarter_gain, last_quarter_start  # noqa: E402
 from tmkt.plots.style import METHOD_COLORS, plain_log_axis  # noqa: E402
 from tmkt.data.processed import ProcessedData  # noqa: E402
@@ -118,13 +118,13 @@ def main() -> None:
         ignore_index=True,
     )
     summary = summarise(curves, args.tolerance, params.figures.convergence_tolerance)
-    io.write_csv(OUT_DIR / "budget_curves.csv", curves[["method", "epochs", "epoch", "val_acc"]].to_dict("records"))
+    atomic.write_csv(OUT_DIR / "budget_curves.csv", curves[["method", "epochs", "epoch", "val_acc"]].to_dict("records"))
     budget = choose_budget(summary)  # after the curves are written: a failed choice keeps them
     summary["budget_epochs"], summary["tolerance"] = budget, args.tolerance
     summary["convergence_tolerance"] = params.figures.convergence_tolerance
     summary["setting"] = ", ".join(f"{key} = {value}" for key, value in UNTUNED.items())
-    io.write_csv(OUT_DIR / "budget.csv", summary.to_dict("records"))
-    io.save_figure(OUT_DIR / "budget.png", budget_figure(curves, summary, budget))
+    atomic.write_csv(OUT_DIR / "budget.csv", summary.to_dict("records"))
+    atomic.save_figure(OUT_DIR / "budget.png", budget_figure(curves, summary, budget))
     print(summary.to_markdown(index=False))
     print(f"chosen budget: {budget} epochs x {params.train.steps_per_epoch} steps")
 

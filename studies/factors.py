@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from tmkt import config, grid, io, layout  # noqa: E402
+from tmkt import atomic, config, grid, layout# noqa: E402
 from tmkt.results import tables  # noqa: E402
 from tmkt.data.convert import convert  # noqa: E402
 from tmkt.stats import paired_difference, pm, summarize  # noqa: E402
@@ -148,10 +148,10 @@ def main() -> None:
     check_one_factor_at_a_time(runs)
 
     columns = ["factor", "value", "method", "seed", "val_acc", "test_acc", "test_acc_last", "best_epoch", "source"]
-    io.write_csv(OUT_DIR / "factors.csv", runs[columns].to_dict("records"))
+    atomic.write_csv(OUT_DIR / "factors.csv", runs[columns].to_dict("records"))
     table = summary_table(runs, methods, defaults, params.base.confidence)
-    io.write_text(OUT_DIR / "factors.md", tables.to_markdown(table))
-    io.save_figure(OUT_DIR / "factors.png", factors_figure(runs, defaults))
+    atomic.write_text(OUT_DIR / "factors.md", tables.to_markdown(table))
+    atomic.save_figure(OUT_DIR / "factors.png", factors_figure(runs, defaults))
     print(table.to_markdown(index=False))
 
 

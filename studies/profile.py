@@ -33,7 +33,7 @@ from pathlib import Path
 import papermill as pm
 import yaml
 
-from tmkt import config, grid, io, layout
+from tmkt import atomic, config, grid, layout
 from tmkt.data.convert import convert
 from tmkt.data.datasets import nmnist
 from tmkt.data.processed import ProcessedData
@@ -102,7 +102,7 @@ def main() -> None:
     prepare, raw, base = read_profile(args.name)
     work, out = layout.ROOT / "data/studies" / args.name, layout.ROOT / "reports/studies" / args.name
     params_file = out / "params.yaml"
-    io.write_text(params_file, yaml.safe_dump(raw, sort_keys=False))
+    atomic.write_text(params_file, yaml.safe_dump(raw, sort_keys=False))
     profile = config.load(params_file)
     for step, options in prepare.items():
         counts = PREPARE[step](layout.resolve(options["source"]), layout.resolve(profile.data.raw_dir), options["first"])
@@ -146,8 +146,8 @@ def write_transfer(profile: config.Params, params_file: Path, data: ProcessedDat
             cells[cell.label] = (work / cell.folder / layout.RUNS,
                                  grid.cell_params(str(params_file), cell.axis, cell.name)[1].model)
     runs = transfer.transfer_runs(cells, data)
-    io.write_csv(out / "transfer.csv", runs.to_dict("records"))
-    io.write_text(out / "transfer.md", tables.to_markdown(transfer.transfer_table(runs, profile.base.confidence)))
+    atomic.write_csv(out / "transfer.csv", runs.to_dict("records"))
+    atomic.write_text(out / "transfer.md", tables.to_markdown(transfer.transfer_table(runs, profile.base.confidence)))
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
-from tmkt import config, io, layout  # noqa: E402
+from tmkt import atomic, config, layout# noqa: E402
 from tmkt.data import event_stats as es  # noqa: E402
 
 OUT_DIR = layout.ROOT / "reports/studies/sensor"
@@ -236,7 +236,7 @@ def fit(raw: Path, out: Path, bins: int | None = None, every: int = FIT_EVERY) -
     best_first = int(np.flatnonzero(first)[np.argmin(distances[first])])
     for i, row in enumerate(rows):
         row |= dict(first_grid=bool(first[i]), selected=i == best, selected_in_first_grid=i == best_first)
-    io.write_csv(out / "fit.csv", rows)
+    atomic.write_csv(out / "fit.csv", rows)
 
     reference = {"params.yaml's simulator": score({}), "geometry fixed alone (FIT_GEOMETRY)": score(FIT_GEOMETRY)}
     selected = {key: value for key, value in rows[best].items() if key.startswith("simulator.")}
@@ -514,13 +514,13 @@ def run(raw: Path, out: Path, bins: int | None = None, profile: Path = PROFILE) 
     k = int((counts - counts.median()).abs().idxmin())
     example = {source: recs[k] for source, recs in recordings.items()}
 
-    io.write_csv(out / "stats.csv", pd.concat(tables.values(), ignore_index=True).to_dict("records"))
+    atomic.write_csv(out / "stats.csv", pd.concat(tables.values(), ignore_index=True).to_dict("records"))
     provenance = fitted_provenance(overrides, profile, out / "fit.csv")
     text = report(comparison, agreement, maps, len(found), bins, cfgs, provenance, distances)
-    io.write_text(out / "comparison.md", text)
+    atomic.write_text(out / "comparison.md", text)
     row = found[k][2]
     figure = sensor_figure(tables, recordings, maps, example, images[row], bins, params)
-    io.save_figure(out / "sensor.png", figure)
+    atomic.save_figure(out / "sensor.png", figure)
     plt.close(figure)
     print(text)
     return comparison

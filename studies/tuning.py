@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from tmkt import config, io, layout  # noqa: E402
+from tmkt import atomic, config, layout# noqa: E402
 from tmkt.results import tables  # noqa: E402
 from tmkt.stats import pm  # noqa: E402
 from tmkt.plots.style import METHOD_COLORS  # noqa: E402
@@ -145,10 +145,10 @@ def main() -> None:
     table = select(runs)
     shown = table.assign(**{"val. acc. (%)": [pm(m, s) for m, s in zip(table["mean"], table["std"])]})
     shown = shown[["method", "configuration", "val. acc. (%)", "count", "selected"]].rename(columns={"count": "seeds"})
-    io.write_csv(OUT_DIR / "tuning.csv", runs.to_dict("records"))
+    atomic.write_csv(OUT_DIR / "tuning.csv", runs.to_dict("records"))
     noise = selection_noise(table).round(2)
-    io.write_text(OUT_DIR / "tuning.md", tables.to_markdown(shown) + "\n" + tables.to_markdown(noise))
-    io.save_figure(OUT_DIR / "tuning.png", tuning_figure(runs, table))
+    atomic.write_text(OUT_DIR / "tuning.md", tables.to_markdown(shown) + "\n" + tables.to_markdown(noise))
+    atomic.save_figure(OUT_DIR / "tuning.png", tuning_figure(runs, table))
     print(shown.to_markdown(index=False))
     print(noise.to_markdown(index=False))
 

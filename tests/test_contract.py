@@ -131,7 +131,7 @@ def test_readme_paper_scale_commands_are_the_presets_with_the_paper_recipe():
         assert params.data.dataset == name and params.scarcity.event_fraction == 1.0 and params.base.seeds == [42, 1024, 90210]
 
 
-#: He et al.'s recipe per benchmark, read from their released code and run scripts (docs/method.md, parity table):
+#: He et al.'s recipe per benchmark, read from their released code and run scripts (docs/method.md §9):
 #: what each preset must set. The learning rate is their --lr scaled by batch / 1024.
 HE2024 = {
     "ncaltech101": {"data.time_bins": 10, "data.height": 48, "data.frame_norm": "raw", "data.resize": "bilinear",
@@ -215,7 +215,8 @@ def notebook_imports(name: str) -> set[str]:
 
 
 def test_training_stages_depend_on_exactly_the_code_their_notebook_reaches(stages):
-    """So that editing a figure module re-runs the figures stage alone (tests/test_dvc_deps.py runs DVC on it)."""
+    """So that editing a figure module re-runs the figures stage alone: a training stage's code deps in dvc.yaml are
+    exactly the import closure of the train notebook (``tmkt.provenance``), which reaches no results or figure module."""
     reached = {str(path) for path in provenance.closure(notebook_imports("02_train"))}
     assert not [path for path in reached if path.startswith(("tmkt/results/", "tmkt/plots/results", "tmkt/plots/mechanism"))]
     for name, stage in stages.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tmkt import config, grid, io, layout
+from tmkt import atomic, config, grid, layout
 from tmkt.results import tables
 
 
@@ -104,8 +104,8 @@ def write_cell(root, folder, method, accs, epochs=2):
         rows.append(dict(method=method, seed=seed, best_epoch=epochs, val_acc=acc, test_acc=acc, test_acc_last=acc,
                          train_seconds=1.0))
         history = [dict(epoch=e + 1, loss=1.0 / (e + 1), val_acc=acc * (e + 1) / epochs) for e in range(epochs)]
-        io.write_csv(layout.run_file(folder, seed, layout.HISTORY, root), history)
-    io.write_csv(root / folder / layout.RUNS / layout.RUNS_TABLE, rows)
+        atomic.write_csv(layout.run_file(folder, seed, layout.HISTORY, root), history)
+    atomic.write_csv(root / folder / layout.RUNS / layout.RUNS_TABLE, rows)
 
 
 @pytest.fixture

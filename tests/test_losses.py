@@ -178,12 +178,15 @@ def test_mrp_loss_by_hand() -> None:
 # ----------------------------------------------------------------------------------------- total
 def test_total_loss_with_terms_switched_off() -> None:
     tet_m, tet_e, da, mag, mrp = (torch.tensor(v) for v in (1.0, 2.0, 3.0, 4.0, 5.0))
-    assert total_loss(tet_m, tet_e, da, mag, mrp).item() == pytest.approx(3 + 0.5 * (3 + 4 + 5))
-    assert total_loss(tet_m, tet_e).item() == pytest.approx(3.0)
-    assert total_loss(tet_m, tet_e, da=da, lambda_da=2.0).item() == pytest.approx(9.0)
-    assert total_loss(tet_m, tet_e, mag=mag, mrp=mrp, lambda_mrp=0.1).item() == pytest.approx(3 + 2 + 0.5)
+    half = dict(lambda_da=0.5, lambda_mag=0.5, lambda_mrp=0.5)
+    assert total_loss(tet_m, tet_e, da, mag, mrp, **half).item() == pytest.approx(3 + 0.5 * (3 + 4 + 5))
+    assert total_loss(tet_m, tet_e, **half).item() == pytest.approx(3.0)
+    assert total_loss(tet_m, tet_e, da=da, **half | dict(lambda_da=2.0)).item() == pytest.approx(9.0)
+    assert total_loss(tet_m, tet_e, mag=mag, mrp=mrp, **half | dict(lambda_mrp=0.1)).item() == pytest.approx(3 + 2 + 0.5)
     with pytest.raises(ValueError, match="lambda_mag"):
-        total_loss(tet_m, tet_e, lambda_mag=-1.0)
+        total_loss(tet_m, tet_e, **half | dict(lambda_mag=-1.0))
+    with pytest.raises(TypeError):  # the weights come from params.yaml, never from a default here
+        total_loss(tet_m, tet_e, da=da)
 
 
 def test_constant_predictor_baselines_are_the_best_constants():

@@ -14,7 +14,7 @@ from tmkt.method.mixup import (
     mix,
     ratio_schedule,
     ratio_variance,
-    sample_mixup,
+    sample_replacement,
     sample_switch_step,
     solve_p,
     timestep_mixup,
@@ -222,10 +222,10 @@ def test_monte_carlo_mean_and_variance(strategy: str, r_m: float, T: int) -> Non
     assert abs(var - ratio_variance(r_m, T, strategy)) < 5 * var_error
 
 
-def test_sample_mixup_switches_whole_samples() -> None:
+def test_sample_replacement_switches_whole_samples() -> None:
     T, B = 5, 1000
     images, events = _streams(T, B)
-    out = sample_mixup(images, events, 0.3, _generator(4))
+    out = sample_replacement(images, events, 0.3, _generator(4))
     assert torch.equal(out.modality, out.modality[:1].expand(T, B))
 
 

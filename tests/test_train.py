@@ -242,16 +242,16 @@ def test_plain_turns_numpy_values_into_python_ones_and_keeps_tensors():
 
 def test_stage_report_says_what_resumes_and_how_long_is_left(capfd):
     runs = [Run(params_for("tmkt"), seed, Path("unused")) for seed in (1, 2)]
-    report = StageReport("ablate-aux@none", runs, workers=2)
+    report = StageReport("ablate-variant@tmkt_da_only", runs, workers=2)
     report(RunEvent(1, 3, 3, start="resumed"))
     report(RunEvent(2, 1, 3, start="resumed"))
     report(RunEvent(2, 2, 3, val_acc=0.5))
     report(RunEvent(2, 3, 3, val_acc=0.75))
     lines = capfd.readouterr().err.splitlines()
-    assert lines[0] == "[ablate-aux@none] 2 runs of 3 epochs, 2 at a time"
-    assert lines[1] == "[ablate-aux@none] seed 1: already trained (3 epochs in its checkpoint), evaluating it"
-    assert lines[2] == "[ablate-aux@none] seed 2: resuming from its checkpoint after epoch 1 of 3"
-    assert lines[3].startswith("[ablate-aux@none] seed 2 · epoch 2/3 · val 0.500 · ") and lines[3].endswith(" left")
+    assert lines[0] == "[ablate-variant@tmkt_da_only] 2 runs of 3 epochs, 2 at a time"
+    assert lines[1] == "[ablate-variant@tmkt_da_only] seed 1: already trained (3 epochs in its checkpoint), evaluating it"
+    assert lines[2] == "[ablate-variant@tmkt_da_only] seed 2: resuming from its checkpoint after epoch 1 of 3"
+    assert lines[3].startswith("[ablate-variant@tmkt_da_only] seed 2 · epoch 2/3 · val 0.500 · ") and lines[3].endswith(" left")
     assert lines[4].endswith("elapsed, done")  # 6 epochs: 4 in checkpoints, 2 trained now
     # a pool of runs of different lengths names them all
     mixed = runs + [Run(params_for("tmkt", **{"train.epochs": 6}), 3, Path("unused"))]
@@ -401,7 +401,7 @@ def test_transfer_tests_every_run_on_real_and_on_simulated_recordings_of_the_tes
 
 
 def test_he_et_al_parity_switches_train_together(data, tmp_path):
-    """Every switch of He et al.'s recipe at once (docs/method.md, parity table) trains and writes its outputs."""
+    """Every switch of He et al.'s recipe at once (docs/method.md §9) trains and writes its outputs."""
     switches = {"model.surrogate": "qgate", "model.surrogate_alpha": 2.0, "train.classification_loss": "mean_ce",
                 "loss.da_step_weights": "fixed", "train.lr_schedule": "step", "train.lr_step_epochs": 2,
                 "train.lr_update": "epoch", "train.weight_decay_1d": False, "train.sampler": "class_balanced",
@@ -422,3 +422,35 @@ def test_an_epoch_without_a_step_count_is_one_pass_over_the_whole_training_split
     assert len(trainer.train_events) < every and trainer.steps_per_epoch == math.ceil(every / 8)
     metrics = Trainer(params_for("event_only"), data, tmp_path / "run", seed=1).fit(progress=False)
     assert (metrics["world_size"], metrics["precision"], metrics["compile"]) == (1, "fp32", False)
+
+
+def test_each_epoch_is_one_log_record_and_no_bar_unless_asked(data, tmp_path, caplog, capsys):
+    """Progress goes through ``logging`` (logger ``tmkt.training.loop``): one INFO record per epoch with the losses,
+    the accuracies and the time; silenced by the logger's level; no tqdm bar on stderr by default."""
+    import logging
+    import re
+
+    with caplog.at_level(logging.INFO, logger="tmkt.training.loop"):
+        Trainer(params_for("tmkt"), data, tmp_path / "logged", seed=1).fit()
+    records = [r for r in caplog.records if r.name == "tmkt.training.loop"]
+    assert [r.levelno for r in records] == [logging.INFO] * 3
+    history = pd.read_csv(tmp_path / "logged" / "history.csv")
+    for epoch, record in enumerate(records, start=1):
+        message = record.getMessage()
+        assert message.startswith(f"seed 1 · epoch {epoch}/3 · loss {history['loss'][epoch - 1]:.3f} (tet_mixed ")
+        assert "mag_loss " in message and f"· val {history['val_acc'][epoch - 1]:.3f} · " in message
+        assert re.search(r"· \d+\.\ds$", message)
+    assert "epoch 1/3" not in capsys.readouterr().err  # no per-step bar
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="tmkt.training.loop"):
+        Trainer(params_for("event_only"), data, tmp_path / "quiet", seed=1).fit()
+    assert not [r for r in caplog.records if r.name == "tmkt.training.loop"]
+
+
+def test_an_epoch_line_leaves_out_the_terms_a_run_does_not_have():
+    from tmkt.training.loop import epoch_line
+
+    row = dict(epoch=2, loss=1.23456, tet_mixed=float("nan"), tet_event=1.2, da_loss=float("nan"), train_acc=0.5,
+               val_acc=1 / 3)
+    assert epoch_line(7, 4, row, 12.34) == "seed 7 · epoch 2/4 · loss 1.235 (tet_event 1.200) · train 0.500 · val 0.333 · 12.3s"
+    assert "(" not in epoch_line(7, 4, dict(row, tet_event=float("nan")), 1.0)

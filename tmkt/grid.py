@@ -1,11 +1,11 @@
 """The comparison grid: the cells around the train stage's configuration, and what each is compared with.
 
-The train stage's run is the *reference cell* (TMKT). The other cells change it along one axis of
-``params.yaml``'s ``ablate:`` section:
+The train stage's run is the *reference cell* (its ``train.method``: TMKT in ``params.yaml``). The other cells
+change it along one axis of ``params.yaml``'s ``ablate:`` section:
 
-- ``method``: ``train.method`` in ``ablate.method``: the headline methods beside TMKT (event-only training,
-  joint training on images and recordings, He et al.'s sample-level replacement);
-- ``control``: ``train.method`` in ``ablate.control``: further methods (joint training, fine-tuning) with
+- ``method``: ``train.method`` in ``ablate.method``: the headline methods beside the reference's (the methods
+  are :mod:`tmkt.training.methods`);
+- ``control``: ``train.method`` in ``ablate.control``: further methods (joint training, say) with
   ``ablate.seeds_per_cell`` seeds;
 - ``schedule``: ``train.method`` × ``mixup.schedule`` over ``ablate.schedule.methods`` ×
   ``ablate.schedule.schedules``: the two mixing methods at matched schedules of ``r_m`` (the reference

@@ -53,7 +53,6 @@ ROOT: Path = find_root(Path.cwd(), Path(__file__).parent.parent, in_dvc_stage=bo
 PARAMS: Path = ROOT / "params.yaml"
 DVC_YAML: Path = ROOT / "dvc.yaml"  #: the pipeline: each stage's command, inputs and the parameters it reads
 DATA: Path = ROOT / "data"
-RAW: Path = DATA / "raw"
 PROCESSED: Path = DATA / "processed"
 REPORTS: Path = ROOT / "reports"
 NOTEBOOKS: Path = ROOT / "notebooks"

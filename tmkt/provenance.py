@@ -36,7 +36,7 @@ def _imported(tree: ast.AST) -> set[str]:
             found |= {alias.name for alias in node.names if alias.name.split(".")[0] == PACKAGE}
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == PACKAGE:
             found.add(node.module)
-            found |= {f"{node.module}.{alias.name}" for alias in node.names}  # `from tmkt import io`
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}  # `from tmkt import atomic`
     return {name for name in found if module_file(name) is not None}
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tmkt import io, layout
+from tmkt import atomic, layout
 from tmkt.parallel import map_in_processes
 from tmkt.terminal import duration, say
 from tmkt.config import DataConfig, Params, SimulatorConfig
@@ -178,13 +178,13 @@ def convert(params: Params, out_dir: Path, workers: int | None = None, progress:
         data=data.model_dump(),
     )
     start = time.perf_counter()
-    with io.atomic_dir(out_dir) as tmp:
+    with atomic.atomic_dir(out_dir) as tmp:
         np.save(tmp / layout.EVENT_FRAMES, event_frames)
         np.save(tmp / layout.IMAGE_VALUES, images)
         if simulated is not None:
             np.save(tmp / layout.SIMULATED_FRAMES, simulated)
         manifest.to_csv(tmp / layout.MANIFEST, index=False)
-        io.write_json(tmp / layout.META, meta)
+        atomic.write_json(tmp / layout.META, meta)
     timings["write_s"] = time.perf_counter() - start
     say(f"[convert] wrote {out_dir} in {duration(timings['write_s'])}; "
         f"{duration(sum(timings.values()))} in all")

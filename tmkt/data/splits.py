@@ -25,8 +25,6 @@ import pandas as pd
 from tmkt.config import DataConfig, ScarcityConfig, SplitFractions
 from tmkt.data.datasets.base import Item
 
-SPLITS = ("train", "val", "test")
-
 
 class LeakageError(AssertionError):
     """The image pool holds the source image of a validation or test recording."""

@@ -226,11 +226,15 @@ def total_loss(
     da: torch.Tensor | None = None,
     mag: torch.Tensor | None = None,
     mrp: torch.Tensor | None = None,
-    lambda_da: float = 0.5,
-    lambda_mag: float = 0.5,
-    lambda_mrp: float = 0.5,
+    *,
+    lambda_da: float,
+    lambda_mag: float,
+    lambda_mrp: float,
 ) -> torch.Tensor:
-    """``L_TET(mixed) + L_TET(event) + lambda_DA L_DA + lambda_MAG L_MAG + lambda_MRP L_MRP``; ``None`` = off."""
+    """``L_TET(mixed) + L_TET(event) + lambda_DA L_DA + lambda_MAG L_MAG + lambda_MRP L_MRP``; ``None`` = off.
+
+    The weights are ``loss.lambda_da``, ``loss.lambda_mag`` and ``loss.lambda_mrp`` of ``params.yaml``, passed by the
+    caller (no defaults here, so the values live in one place)."""
     total = tet_mixed + tet_event
     for name, term, weight in (("da", da, lambda_da), ("mag", mag, lambda_mag), ("mrp", mrp, lambda_mrp)):
         if weight < 0:

@@ -87,7 +87,7 @@ def expected_event_ratio(p: float, T: int) -> float:
 
 def solve_p(r_m: float, T: int, tol: float = 1e-12) -> float:
     """The per-step switch probability ``p`` with ``r(p) = r_m``, by bisection to ``|error in p| <= tol``."""
-    _check_unit("r_m (expected mixup ratio)", r_m)
+    _check_unit("r_m (expected event ratio)", r_m)
     _check_time_steps(T)
     if not tol > 0:
         raise ValueError(f"tol must be > 0, got {tol!r}")
@@ -163,11 +163,11 @@ def unmixed(images: torch.Tensor) -> MixedBatch:
     return timestep_mixup(images, images, torch.full((B,), T, dtype=torch.int64))
 
 
-def sample_mixup(
+def sample_replacement(
     images: torch.Tensor, events: torch.Tensor, r_m: float, generator: torch.Generator | None = None
 ) -> MixedBatch:
     """He et al. 2024: each sample is all-event with probability ``r_m``, else all-appearance."""
-    _check_unit("r_m (expected mixup ratio)", r_m)
+    _check_unit("r_m (expected event ratio)", r_m)
     if images.dim() < 2:
         raise ValueError(f"images and events must be time-first (T, B, ...), got shape {tuple(images.shape)}")
     T, B = images.shape[:2]
@@ -192,13 +192,13 @@ def mix(
         t0 = sample_switch_step(solve_p(r_m, T), T, B, generator)
         return timestep_mixup(images, events, t0)
     if strategy == "sample":
-        return sample_mixup(images, events, r_m, generator)
+        return sample_replacement(images, events, r_m, generator)
     raise ValueError(f"unknown mixup strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
 
 
 def ratio_variance(r_m: float, T: int, strategy: Strategy) -> float:
     """Analytic Var(rho) of the event ratio at expected ratio ``r_m`` (formulas in the module docstring)."""
-    _check_unit("r_m (expected mixup ratio)", r_m)
+    _check_unit("r_m (expected event ratio)", r_m)
     _check_time_steps(T)
     if strategy == "sample":
         return r_m * (1.0 - r_m)

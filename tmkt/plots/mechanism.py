@@ -55,9 +55,10 @@ def _paired_bars(ax, positions: np.ndarray, heights: dict[str, np.ndarray]) -> N
 
 
 def switch_distribution_figure(
-    T: int, ratios: list[float] | tuple[float, ...], n: int = 20000, seed: int = 0
+    T: int, ratios: list[float] | tuple[float, ...], n: int, seed: int = 0
 ) -> plt.Figure:
-    """Monte-Carlo distribution of the switch step ``t*`` (top row) and of ``rho`` (bottom row) per ``r_m``."""
+    """Monte-Carlo distribution of the switch step ``t*`` (top row) and of ``rho`` (bottom row) per ``r_m``, from
+    ``n`` draws per strategy and ``r_m`` (``figures.monte_carlo_samples``)."""
     fig, axes = plt.subplots(2, len(ratios), figsize=(3.3 * len(ratios), 5.4), squeeze=False)
     steps, rho_values = np.arange(T + 1), np.arange(T + 1) / T
     for col, r_m in enumerate(ratios):
@@ -95,8 +96,9 @@ def p_versus_ratio_figure(Ts: tuple[int, ...] = (4, 6, 10, 16)) -> plt.Figure:
     return fig
 
 
-def ratio_variance_figure(T: int, ratios: list[float] | tuple[float, ...], n: int = 20000, seed: int = 0) -> plt.Figure:
-    """Analytic ``Var(rho)`` (lines) for TSM and sample-level ``r_m (1 - r_m)``, with Monte-Carlo points."""
+def ratio_variance_figure(T: int, ratios: list[float] | tuple[float, ...], n: int, seed: int = 0) -> plt.Figure:
+    """Analytic ``Var(rho)`` (lines) for TSM and sample-level ``r_m (1 - r_m)``, with Monte-Carlo points of ``n``
+    draws each (``figures.monte_carlo_samples``)."""
     grid = np.linspace(0.0, 1.0, 101)
     fig, ax = plt.subplots(figsize=(4.8, 3.4))
     for j, strategy in enumerate(STRATEGIES):

@@ -1,7 +1,8 @@
-"""Figures of the figures stage: the ablations, the event-ratio curve, learning curves and the trained
-networks' internals per method. Inputs are tables from ``tmkt.grid`` (one row per run = per seed);
-every plot shows the per-seed points beside the mean ± std. The forest plot shows a family of paired
-comparisons (``tmkt.stats.family_table``).
+"""Figures of the figures stage that compare cells: the forest plot of the comparison family
+(``tmkt.results.tables.comparison_table``, a ``tmkt.stats.family_table``), the event-ratio curve, the trained
+networks' internals per method and accuracy against energy. Inputs are tables of finished runs
+(``tmkt.layout.load_runs``: one row per run = per seed) or of cells (``tmkt.results.tables.cell_table``); the
+event-ratio curve shows the per-seed points beside the mean ± std.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tmkt.io import save_figure
+from tmkt.atomic import save_figure
 
 EVENT_CMAP = "RdBu_r"
 #: One colour per method, in every figure of the compendium.
@@ -93,7 +93,7 @@ def plain_log_axis(ax, which: str = "x", ticks=None) -> None:
 
 
 def save_shown(folder: str | Path, fig, name: str) -> Path:
-    """``fig`` written to ``folder/<name>.png`` (atomically: ``tmkt.io.save_figure``), then shown and closed (a
+    """``fig`` written to ``folder/<name>.png`` (atomically: ``tmkt.atomic.save_figure``), then shown and closed (a
     notebook displays it once); the path written."""
     import matplotlib.pyplot as plt
 

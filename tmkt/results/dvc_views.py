@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tmkt import io
+from tmkt import atomic
 
 CURVE_MEANS = ("val_acc", "train_acc", "loss")
 
@@ -49,7 +49,7 @@ def effects(family: pd.DataFrame) -> dict:
 def write(histories: pd.DataFrame, family: pd.DataFrame, folder: str | Path) -> None:
     """``folder/curves/<cell>.csv`` for every cell and ``folder/effects.json`` (atomically, stale curves removed)."""
     folder = Path(folder)
-    with io.atomic_dir(folder / "curves") as tmp:
+    with atomic.atomic_dir(folder / "curves") as tmp:
         for name, table in cell_curves(histories).items():
             table.to_csv(tmp / f"{name}.csv", index=False)
-    io.write_json(folder / "effects.json", effects(family))
+    atomic.write_json(folder / "effects.json", effects(family))

@@ -18,7 +18,7 @@ and MRP heads do not run. The convention:
 - **The same network as an ANN** (one pass, no time steps): the dense MACs of every convolution and linear
   layer, and one addition (counted with the AC energy) per input of every pooling.
 - **Energy** at the 45 nm figures of Horowitz (ISSCC 2014), ``energy.e_ac_pj`` per AC and ``energy.e_mac_pj``
-  per MAC (32-bit float: 0.9 and 4.6 pJ): ``E_SNN = e_AC · AC + e_MAC · MAC_dense`` and
+  per MAC (32-bit float; the values and their source are in ``params.yaml``): ``E_SNN = e_AC · AC + e_MAC · MAC_dense`` and
   ``E_ANN = e_MAC · MAC_ANN + e_AC · ADD_ANN``. Memory access and neuron updates are not counted.
 """
 

@@ -36,7 +36,7 @@ from tmkt.method.mixup import STRATEGIES, expected_shares, mix
 from tmkt.method.models import Head, TwoStreamSNN
 from tmkt.results.tables import mix_shares
 from tmkt.results.trained import trained_model
-from tmkt.training.methods import Method
+from tmkt.training.methods import MethodSwitches
 
 
 def switch_and_ratio_samples(
@@ -187,7 +187,7 @@ def mix_share_table(histories: pd.DataFrame, cell_params: dict, T: int) -> pd.Da
     rows = []
     for r in realised.itertuples(index=False):
         params = cell_params[(r.axis, r.cell)]
-        strategy = Method.of(params).mixup
+        strategy = MethodSwitches.of(params).strategy
         expected = expected_shares(strategy, params.mixup, T) if strategy else dict(image=1.0, mixed=0.0, event=0.0)
         rows.append(dict(axis=r.axis, cell=r.cell, label=labels[(r.axis, r.cell)], method=r.method,
                          schedule=params.mixup.schedule if strategy else "—", image=r.image, mixed=r.mixed,

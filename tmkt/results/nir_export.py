@@ -120,9 +120,9 @@ def read(path: str | Path) -> nir.NIRGraph:
 
 def write(graph: nir.NIRGraph, path: str | Path) -> None:
     """Write the graph to ``path`` (HDF5), atomically."""
-    from tmkt import io
+    from tmkt import atomic
 
-    with io.atomic_path(Path(path)) as tmp:
+    with atomic.atomic_path(Path(path)) as tmp:
         nir.write(str(tmp), graph)
 
 

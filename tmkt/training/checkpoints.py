@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tmkt import io, layout
+from tmkt import atomic, layout
 from tmkt.config import Params
 from tmkt.provenance import closure
-from tmkt.training.methods import Method, effective_config
+from tmkt.training.methods import MethodSwitches, effective_config
 
 #: The module whose import closure is the training code.
 TRAINING_CODE = "tmkt.training.runs"
@@ -42,7 +42,7 @@ def fingerprint(params: Params, seed: int, data_folder: str | Path, world_size: 
     digest.update(json.dumps(effective_config(params) | {"seed": seed, "world_size": world_size}, sort_keys=True).encode())
     for source in closure({TRAINING_CODE}):
         digest.update(str(source).encode() + (layout.ROOT / source).read_bytes())
-    optional = [layout.SIMULATED_FRAMES] if Method.of(params).appearance == "simulated" else []
+    optional = [layout.SIMULATED_FRAMES] if MethodSwitches.of(params).appearance == "simulated" else []
     for name in (*layout.PROCESSED_FILES, *optional):
         with open(Path(data_folder) / name, "rb") as f:
             digest.update(hashlib.file_digest(f, "sha256").digest())
@@ -76,7 +76,7 @@ def plain(value):
 def save(run_dir: str | Path, state: dict) -> None:
     """Write ``state`` (with its ``fingerprint``) as the run's checkpoint, atomically, its numpy values made
     plain (:func:`plain`) so that it loads with ``weights_only=True``."""
-    with io.atomic_path(Path(run_dir) / layout.CHECKPOINT) as tmp:
+    with atomic.atomic_path(Path(run_dir) / layout.CHECKPOINT) as tmp:
         torch.save(plain(state), tmp)
 
 

@@ -4,7 +4,8 @@ What each method trains on and which loss terms it assembles is :mod:`tmkt.train
 draws the batches and the paired images, runs the optimiser and the LR schedule, evaluates, and writes the
 run's files (``tmkt.layout``: history, metrics, confusion matrix, checkpoint).
 
-``r_m`` follows ``mixup.schedule`` over training progress ``s = step / (total_steps - 1)``.
+The loop hands each mixed step the fraction of training done, ``s = step / (total_steps - 1)`` in ``[0, 1]``; the method's
+step (:func:`tmkt.training.methods.mixed_step`) turns it into ``r_m`` by ``mixup.schedule``.
 Every event sample is paired with a fresh random training image of its class at every use. The recordings
 a run trains on are the scarce subset its seed draws (``tmkt.data.splits.scarce_event_train``), batched as
 random permutations or class-balanced draws (``train.sampler``) and augmented at every use (``train.crop_padding``,
@@ -21,10 +22,18 @@ and with the last epoch's (``test_acc_last``). No choice leans on it. With ``tra
 (the presets) it is also read after every epoch (``layout.EPOCH_TEST`` in the history), only to report He et
 al.'s number beside ours: the best of those accuracies (``test_acc_test_selected``, earliest epoch on ties),
 the epoch their code would keep, because it selects on the test set (docs/method.md §9).
+
+Progress: every finished epoch is one INFO record of the logger ``tmkt.training.loop`` (seed, epoch, the epoch's
+mean loss and loss terms, training and validation accuracy, seconds). The package configures no handler, so the
+records stay silent until the program asks for them (``logging.basicConfig(level=logging.INFO)``) and never
+flood an executed notebook; a stage's own terminal lines come from the ``report`` callback
+(:class:`tmkt.training.runs.StageReport`). A per-step tqdm bar is drawn only on request (``progress``, when
+working interactively).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -36,18 +45,21 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from tmkt import io, layout
+from tmkt import atomic, layout
 from tmkt.config import Params
 from tmkt.data.processed import ProcessedData
 from tmkt.data.augment import augment
 from tmkt.data.splits import scarce_event_train, subset_id
 from tmkt.method.losses import DomainAlignment
-from tmkt.method.mixup import ratio_schedule
 from tmkt.method.models import TwoStreamSNN, build_model, predict
 from tmkt.training import checkpoints, distributed
 from tmkt.training.device import autocast, fast_path, resolve_device, transfer
-from tmkt.training.methods import Method, Step, mixed_step, single_stream_step
+from tmkt.training.methods import MethodSwitches, Step, mixed_step, single_stream_step
 from tmkt.training.optim import adamw, lr_factor
+
+logger = logging.getLogger(__name__)
+#: The loss terms an epoch's log line shows where the run has them (``layout.EPOCH_MEANS``).
+LOGGED_TERMS = ("tet_mixed", "tet_event", "da_loss", "mag_loss", "mrp_loss")
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,15 @@ def balanced_batches(rows: np.ndarray, labels: np.ndarray, batch_size: int, step
     weights = 1.0 / counts[inverse]
     drawn = rng.choice(rows, size=steps * size, replace=True, p=weights / weights.sum())
     return [drawn[i * size : (i + 1) * size] for i in range(steps)]
+
+
+def epoch_line(seed: int, epochs: int, row: dict, seconds: float) -> str:
+    """One epoch's log line from its history ``row``: ``seed 1 · epoch 2/3 · loss 1.234 (tet_mixed 0.600,
+    tet_event 0.634) · train 0.500 · val 0.333 · 1.2s``; a loss term the run does not have (NaN) is left out."""
+    terms = ", ".join(f"{name} {row[name]:.3f}" for name in LOGGED_TERMS
+                      if name in row and math.isfinite(row[name]))
+    return (f"seed {seed} · epoch {row['epoch']}/{epochs} · loss {row['loss']:.3f}" + (f" ({terms})" if terms else "")
+            + f" · train {row['train_acc']:.3f} · val {row['val_acc']:.3f} · {seconds:.1f}s")
 
 
 @dataclass
@@ -128,8 +149,8 @@ class Trainer:
     def __init__(self, params: Params, data: ProcessedData, out_dir: str | Path, seed: int):
         self.data, self.seed = data, seed
         self.out_dir = Path(out_dir)
-        self.method = Method.of(params)
-        if self.method.appearance == "simulated":
+        self.switches = MethodSwitches.of(params)
+        if self.switches.appearance == "simulated":
             data.require_simulated()
         self.world = distributed.current()  # one process, or this rank of a torchrun run
         self.device = resolve_device(params.base.device)
@@ -148,7 +169,7 @@ class Trainer:
             # in place, so the state dict keeps its keys and checkpoints stay portable; static shapes (the
             # dynamic-shape path fails in inductor on this network), one compilation per batch shape
             self.model.trunk.compile(dynamic=False)
-        self.alignment = DomainAlignment(T, self.method.da_weighting, params.loss.da_eta_init).to(self.device)
+        self.alignment = DomainAlignment(T, self.switches.da_weighting, params.loss.da_eta_init).to(self.device)
         self.parameters = list(self.model.parameters()) + list(self.alignment.parameters())
         self.optimizer = adamw(self.parameters, cfg)
         self.train_events = scarce_event_train(data.manifest, params.scarcity, seed)
@@ -158,7 +179,7 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lr_factor(cfg, self.steps_per_epoch)
         )
-        self.image_epochs = round(cfg.epochs * cfg.finetune_image_fraction) if self.method.image_phase else 0
+        self.image_epochs = round(cfg.epochs * cfg.finetune_image_fraction) if self.switches.image_phase else 0
         self.history: list[dict] = []
         self.best: dict = {"val_acc": -1.0}
         self.fingerprint = checkpoints.fingerprint(params, seed, data.folder, self.world.size)
@@ -198,20 +219,19 @@ class Trainer:
         self.model.train()
         with autocast(self.device, self.params.train.precision):
             if epoch < self.image_epochs:
-                images = data.appearance(data.draw_images(class_ids, rng), self.method.appearance)[:, share]
+                images = data.appearance(data.draw_images(class_ids, rng), self.switches.appearance)[:, share]
                 result = single_stream_step(self.model, transfer(images, self.device), labels, self.params,
                                             recordings=False)
             else:
                 events = data.event_frames(manifest.loc[rows, "row"].to_numpy())  # mixed on the CPU, moved once
                 events = augment(events, self.params.train, rng)
-                if not self.method.two_streams:
+                if not self.switches.two_streams:
                     result = single_stream_step(self.model, transfer(events[:, share], self.device), labels, self.params)
                 else:
-                    s = (epoch * self.steps_per_epoch + step) / max(1, self.total_steps - 1)
-                    r_m = ratio_schedule(self.params.mixup, s) if self.method.mixup else None
-                    images = data.appearance(data.draw_images(class_ids, rng), self.method.appearance)
-                    result = mixed_step(self.method, self.model, self.alignment, images, events, labels, r_m, gen,
-                                        self.params, self.world)
+                    fraction_done = (epoch * self.steps_per_epoch + step) / max(1, self.total_steps - 1)
+                    images = data.appearance(data.draw_images(class_ids, rng), self.switches.appearance)
+                    result = mixed_step(self.switches, self.model, self.alignment, images, events, labels,
+                                        fraction_done, gen, self.params, self.world)
         self.optimizer.zero_grad(set_to_none=True)
         weight = self.world.loss_scale(len(rows))
         (result.loss * weight if self.world.size > 1 else result.loss).backward()
@@ -241,13 +261,14 @@ class Trainer:
 
     # ------------------------------------------------------------------ the run
     def fit(
-        self, progress: bool = True, stop_after: int | None = None, report: Callable[[RunEvent], None] | None = None
+        self, progress: bool = False, stop_after: int | None = None, report: Callable[[RunEvent], None] | None = None
     ) -> dict:
         """Train all epochs (resuming from a checkpoint), write history/metrics; returns the metrics.
 
-        ``progress`` shows a bar over each epoch's steps (JupyterLab); ``report`` receives a :class:`RunEvent`
-        at the start and after every epoch. ``stop_after`` ends the run after that many epochs in this call
-        (used to test resumption).
+        ``progress`` draws a tqdm bar over each epoch's steps (working interactively, in JupyterLab say); every
+        epoch is also one INFO record of this module's logger (:func:`epoch_line`). ``report`` receives a
+        :class:`RunEvent` at the start and after every epoch. ``stop_after`` ends the run after that many epochs
+        in this call (used to test resumption).
         """
         self.out_dir.mkdir(parents=True, exist_ok=True)
         had_checkpoint = (self.out_dir / layout.CHECKPOINT).is_file()
@@ -273,14 +294,15 @@ class Trainer:
                 batches = balanced_batches(source, labels, cfg.batch_size, self.steps_per_epoch, rng)
             else:
                 batches = epoch_batches(source, cfg.batch_size, self.steps_per_epoch, rng)
-            bar = tqdm(
-                batches,
-                desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False,
-            )
+            epoch_start = time.perf_counter()
+            bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False) if progress else batches
             for step, rows in enumerate(bar):
                 self._step(rows, epoch, step, rng, gen, log)
-                bar.set_postfix(loss=f"{log.mean('loss'):.3f}", acc=f"{log.mean('train_acc'):.2f}")
+                if progress:
+                    bar.set_postfix(loss=f"{log.mean('loss'):.3f}", acc=f"{log.mean('train_acc'):.2f}")
             self._end_epoch(epoch, log)
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(epoch_line(self.seed, cfg.epochs, self.history[-1], time.perf_counter() - epoch_start))
             report(RunEvent(self.seed, epoch + 1, cfg.epochs, val_acc=self.history[-1]["val_acc"]))
         return self._finish(time.perf_counter() - start, resumed)
 
@@ -296,7 +318,7 @@ class Trainer:
         if log.switch_hist is not None:
             row |= layout.per_step(layout.SWITCH, [int(c) for c in log.switch_hist])
         row |= {f"{layout.RATE}{name}": float(np.mean(v)) for name, v in log.spike_rates.items()}
-        if self.method.weights_event_loss:
+        if self.switches.weights_event_loss:
             row |= layout.per_step(layout.DA_WEIGHT, [float(w) for w in self.alignment.weights().detach().cpu()])
         if self.world.size > 1:  # the means of the whole batches, not of this rank's shares
             trained = {k: v for k, v in row.items() if k not in ("epoch", "phase", "lr", "val_acc", layout.EPOCH_TEST)}
@@ -339,10 +361,10 @@ class Trainer:
             metrics |= dict(test_acc_test_selected=float(history[layout.EPOCH_TEST].iloc[chosen]),
                             test_selected_epoch=chosen + 1)
         if self.world.main:
-            with io.atomic_path(self.out_dir / layout.HISTORY) as tmp:
+            with atomic.atomic_path(self.out_dir / layout.HISTORY) as tmp:
                 history.to_csv(tmp, index=False)
-            io.write_json(self.out_dir / layout.CONFUSION, dict(classes=self.data.classes, matrix=confusion.tolist()))
-            io.write_json(self.out_dir / layout.RUN_METRICS, metrics)
+            atomic.write_json(self.out_dir / layout.CONFUSION, dict(classes=self.data.classes, matrix=confusion.tolist()))
+            atomic.write_json(self.out_dir / layout.RUN_METRICS, metrics)
         return metrics
 
 

@@ -24,8 +24,13 @@ them (``train.appearance``: time-step mixup of simulated and real events, say).
 
 Every method augments the recordings it trains on alike (``train.crop_padding``, before any mixing).
 Each step function returns the event-stream output (whose accuracy is the training accuracy), the loss
-and the diagnostics of the step; drawing the batch's images and the training loop stay in
-:mod:`tmkt.training.loop`.
+and the diagnostics of the step. The loop (:mod:`tmkt.training.loop`) draws the batch and its images and hands
+:func:`mixed_step` the fraction of training done, ``s``; the step turns it into the expected event ratio
+``r_m = ratio_schedule(mixup, s)`` (``mixup.schedule``) and mixes at that ratio.
+
+Names: a *method* is a value of ``train.method`` (``tmkt.config.Method``); :class:`MethodSwitches` is what such a
+method switches on; its ``strategy`` (``tmkt.method.mixup.Strategy``) is how its second stream mixes images with
+events, and ``mixup:`` in ``params.yaml`` is the schedule of ``r_m`` that every mixing strategy follows.
 """
 
 from __future__ import annotations
@@ -39,19 +44,19 @@ from tmkt.method.losses import (
     DomainAlignment, constant_accuracy, constant_bce, constant_regression_loss, mag_accuracy, mag_loss, mrp_loss,
     mean_ce_loss, tet_loss, total_loss,
 )
-from tmkt.method.mixup import mix, unmixed
+from tmkt.method.mixup import Strategy, mix, ratio_schedule, unmixed
 from tmkt.method.models import ModelOutput, TwoStreamSNN, predict
 from tmkt.training.device import transfer
 from tmkt.training.distributed import World
 
 
 @dataclass(frozen=True)
-class Method:
-    """What a method switches on (derived from ``train.method`` and ``loss:``)."""
+class MethodSwitches:
+    """What a method (``train.method``) switches on, derived from ``train.method`` and ``loss:``."""
 
     name: str
     two_streams: bool  #: a second (image or mixed) stream beside the recordings
-    mixup: str | None  #: how the second stream mixes images with events: "timestep", "sample" or None
+    strategy: Strategy | None  #: how the second stream mixes images with events: "timestep", "sample" or None
     image_phase: bool  #: the first epochs train on images (finetune) or their simulated recordings (sim2real)
     appearance: str  #: what the images enter as: "images" or "simulated" (their simulator recordings)
     domain_alignment: bool
@@ -60,7 +65,7 @@ class Method:
     mrp: bool
 
     @classmethod
-    def of(cls, params: Params) -> "Method":
+    def of(cls, params: Params) -> "MethodSwitches":
         name, loss, second = params.train.method, params.loss, params.train.appearance
         if name == "tmkt":
             return cls(name, True, "timestep", False, second, loss.domain_alignment, loss.da_step_weights, loss.mag,
@@ -84,25 +89,25 @@ def effective_config(params: Params) -> dict:
     (``tmkt.training.checkpoints.fingerprint``). A knob the method does not read (TMKT's MAG weight for
     event-only training, the fine-tuning split for He et al., the schedule for joint training) is left out, so
     changing it retrains only the runs that read it."""
-    method, loss, mixup = Method.of(params), params.loss, params.mixup
-    train = params.train.model_dump(exclude={"method"} | (set() if method.image_phase else {"finetune_image_fraction"})
-                                    | (set() if method.two_streams else {"stream_batching", "appearance"}))
-    model = params.model.model_dump(exclude=set() if method.two_streams else {"heads"})
-    out = dict(method=method.name, scarcity=params.scarcity.model_dump(), model=model, train=train)
-    if method.mixup is not None:
+    switches, loss, mixup = MethodSwitches.of(params), params.loss, params.mixup
+    train = params.train.model_dump(exclude={"method"} | (set() if switches.image_phase else {"finetune_image_fraction"})
+                                    | (set() if switches.two_streams else {"stream_batching", "appearance"}))
+    model = params.model.model_dump(exclude=set() if switches.two_streams else {"heads"})
+    out = dict(method=switches.name, scarcity=params.scarcity.model_dump(), model=model, train=train)
+    if switches.strategy is not None:
         out["mixup"] = dict(schedule=mixup.schedule) | (
             {"power_k": mixup.power_k} if mixup.schedule == "power" else
             {"constant_ratio": mixup.constant_ratio} if mixup.schedule == "constant" else {})
     terms = {}
-    if method.domain_alignment:
-        terms |= dict(lambda_da=loss.lambda_da, da_step_weights=method.da_weighting)
-        if method.da_weighting == "learnable":
+    if switches.domain_alignment:
+        terms |= dict(lambda_da=loss.lambda_da, da_step_weights=switches.da_weighting)
+        if switches.da_weighting == "learnable":
             terms["da_eta_init"] = loss.da_eta_init
-    if method.mag:
+    if switches.mag:
         terms["lambda_mag"] = loss.lambda_mag
-    if method.mrp:
+    if switches.mrp:
         terms |= dict(lambda_mrp=loss.lambda_mrp, mrp_loss=loss.mrp_loss)
-    if method.two_streams:
+    if switches.two_streams:
         out["loss"] = terms
     return out
 
@@ -139,13 +144,13 @@ def single_stream_step(model: TwoStreamSNN, frames: torch.Tensor, labels: torch.
 
 
 def mixed_step(
-    method: Method,
+    switches: MethodSwitches,
     model: TwoStreamSNN,
     alignment: DomainAlignment,
     images: torch.Tensor,
     events: torch.Tensor,
     labels: torch.Tensor,
-    r_m: float | None,
+    fraction_done: float,
     gen: torch.Generator,
     params: Params,
     world: World = World(),
@@ -156,16 +161,19 @@ def mixed_step(
     it (``world.shard``) is trained on (``labels`` holds only those), and the CKA alignment compares the features
     of the whole batch, gathered from every process (``World.gather``).
 
-    The mixed sequence ``x_m`` (``tmkt.method.mixup.mix``, expected event ratio ``r_m``, draws from ``gen``; the
-    images unmixed for joint training)
+    The mixed sequence ``x_m`` (``tmkt.method.mixup.mix`` with ``switches.strategy``, draws from ``gen``; the images
+    unmixed for joint training) has the expected event ratio ``r_m = ratio_schedule(params.mixup, s)`` at the
+    training progress ``s = fraction_done`` in ``[0, 1]`` (the loop's ``step / (total_steps - 1)``; the schedule draws
+    nothing, so the draws from ``gen`` are those of the mixing alone),
     and the recordings ``x_e`` pass the shared trunk (``train.stream_batching``); the loss is
     ``L_TET(x_m) + L_TET^{(1-w)}(x_e) + lambda_DA L_DA + lambda_MAG L_MAG + lambda_MRP L_MRP`` with the terms
-    ``method`` switches on. Every term is also logged on its own, with, for MAG and MRP, the loss and accuracy of
+    ``switches`` turns on. Every term is also logged on its own, with, for MAG and MRP, the loss and accuracy of
     the best constant predictor of the batch (``tmkt.method.losses.constant_bce``): a head that does no better
     has learnt nothing beyond the batch's event share.
     """
     device, loss_cfg = labels.device, params.loss
-    whole = mix(method.mixup, images, events, r_m, gen) if method.mixup else unmixed(images)
+    r_m = ratio_schedule(params.mixup, fraction_done) if switches.strategy else None
+    whole = mix(switches.strategy, images, events, r_m, gen) if switches.strategy else unmixed(images)
     batch, share = events.shape[1], world.shard(events.shape[1])
     mixed = type(whole)(whole.frames[:, share], whole.modality[:, share], whole.ratio[share], whole.switch_step[share])
     events = events[:, share]
@@ -175,10 +183,10 @@ def mixed_step(
     modality, ratio = transfer(mixed.modality, device), transfer(mixed.ratio, device)
     terms = dict(
         tet_mixed=classification_loss(out_m.logits, labels, params),
-        tet_event=classification_loss(out.logits, labels, params, 1.0 - da.weights if method.weights_event_loss else None),
-        da_loss=da.loss if method.domain_alignment else None,
-        mag_loss=mag_loss(out_m.mag_logits, modality) if method.mag else None,
-        mrp_loss=mrp_loss(out_m.ratio_pred, ratio, loss_cfg.mrp_loss) if method.mrp else None,
+        tet_event=classification_loss(out.logits, labels, params, 1.0 - da.weights if switches.weights_event_loss else None),
+        da_loss=da.loss if switches.domain_alignment else None,
+        mag_loss=mag_loss(out_m.mag_logits, modality) if switches.mag else None,
+        mrp_loss=mrp_loss(out_m.ratio_pred, ratio, loss_cfg.mrp_loss) if switches.mrp else None,
     )
     loss = total_loss(
         terms["tet_mixed"], terms["tet_event"], da=terms["da_loss"], mag=terms["mag_loss"], mrp=terms["mrp_loss"],
@@ -188,10 +196,10 @@ def mixed_step(
     )
     values = dict(mixed_acc=(predict(out_m.logits) == labels).float().mean()) | ({} if r_m is None else dict(r_m=r_m))
     values |= {name: term.detach() for name, term in terms.items() if term is not None}
-    if method.mag:
+    if switches.mag:
         values |= dict(mag_acc=mag_accuracy(out_m.mag_logits, modality), mag_base_acc=constant_accuracy(modality),
                        mag_base_loss=constant_bce(modality))
-    if method.mrp:
+    if switches.mrp:
         values |= dict(mrp_abs_err=(out_m.ratio_pred - ratio).abs().mean(),
                        mrp_base_loss=constant_regression_loss(ratio, loss_cfg.mrp_loss))
     return Step(out, loss, values, mixed.switch_step, da.cka)

@@ -16,7 +16,7 @@ epochs (``epoch``: the rate changes once per epoch, as He et al.'s timm schedule
 
 with ``u0 = W``, or ``u0 = 0`` with ``train.cosine_counts_warmup`` (the cosine then starts at ``cos(pi W / U)``).
 He et al.'s timm schedulers are ``warmup_lr_init: 1e-6``, ``cosine_counts_warmup: true``, ``lr_update: epoch``
-(docs/method.md, parity table).
+(docs/method.md §9).
 """
 
 from __future__ import annotations

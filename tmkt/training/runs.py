@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tmkt import io, layout, parallel
+from tmkt import atomic, layout, parallel
 from tmkt.config import Params
 from tmkt.data.processed import ProcessedData
 from tmkt.stats import cell_metrics
@@ -74,7 +74,7 @@ class Run:
 
 
 def train_runs(
-    runs: list[Run], data: ProcessedData, workers: int, progress: bool = True, label: str = "train"
+    runs: list[Run], data: ProcessedData, workers: int, progress: bool = False, label: str = "train"
 ) -> list[dict]:
     """Train ``runs``, up to ``workers`` at once, each in its own process (:mod:`tmkt.parallel`); their metrics.
 
@@ -108,7 +108,7 @@ class CellJob:
 
 
 def train_cells(
-    cells: list[CellJob], data: ProcessedData, workers: int, progress: bool = True, label: str = "train"
+    cells: list[CellJob], data: ProcessedData, workers: int, progress: bool = False, label: str = "train"
 ) -> list[pd.DataFrame]:
     """Train every seed of every cell in one pool of ``workers`` processes (:func:`train_runs`), so the pool stays
     full across cells; per cell, the run folders of seeds no longer listed are removed, and ``runs_dir/runs.csv``
@@ -125,8 +125,8 @@ def train_cells(
     out = []
     for cell in cells:
         runs = pd.DataFrame([next(metrics) for _ in cell.seeds])
-        io.write_csv(Path(cell.runs_dir) / layout.RUNS_TABLE, runs.to_dict("records"))
-        io.write_json(cell.metrics_path, dict(method=cell.params.train.method,
+        atomic.write_csv(Path(cell.runs_dir) / layout.RUNS_TABLE, runs.to_dict("records"))
+        atomic.write_json(cell.metrics_path, dict(method=cell.params.train.method,
                                               **cell_metrics(runs, cell.params.base.confidence)))
         out.append(runs)
     return out
@@ -138,7 +138,7 @@ def train_seeds(
     runs_dir: str | Path,
     metrics_path: str | Path,
     seeds: list[int] | None = None,
-    progress: bool = True,
+    progress: bool = False,
     label: str = "train",
 ) -> pd.DataFrame:
     """Train the configuration once per seed (``seeds``, default ``base.seeds``) into ``runs_dir/seed_<s>``, up to

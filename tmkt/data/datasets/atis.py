@@ -1,4 +1,5 @@
-"""Decoding of the ATIS ``.bin`` recordings (N-MNIST, N-Caltech101) and the checks every event reader applies.
+"""Decoding of the ATIS ``.bin`` recordings (N-MNIST, N-Caltech101); the checks every event reader applies are
+:func:`tmkt.data.datasets.base.check_events`.
 
 Format (Orchard et al. 2015, "Converting static image datasets to spiking neuromorphic datasets using
 saccades"; garrickorchard.com/datasets/n-mnist): one event is 5 bytes = 40 bits, most significant first::
