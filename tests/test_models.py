@@ -153,6 +153,16 @@ def test_resnet_is_pre_activation_and_its_feature_is_the_pooled_non_spiking_outp
     assert pooled.shape == (3, 4, trunk.out_dim) and not torch.isin(pooled, torch.tensor([0.0, 1.0])).all()
 
 
+def test_the_resnet_projection_shortcut_is_a_strided_pointwise_convolution():
+    model, _ = _tiny("resnet18_snn")
+    shortcut = model.trunk.layers.stage2[0].shortcut[2]  # after its BN and LIF
+    conv = shortcut.module[1]
+    strided = torch.nn.Conv2d(conv.in_channels, conv.out_channels, 1, stride=2, bias=False)
+    strided.weight = conv.weight
+    x = (torch.rand(3, 4, conv.in_channels, 7, 8) > 0.5).float()  # an odd height too
+    torch.testing.assert_close(shortcut(x), strided(x.flatten(0, 1)).unflatten(0, (3, 4)), rtol=0, atol=0)
+
+
 def test_batch_layout_mistake_is_refused():
     model, x = _tiny("vgg_snn")
     with pytest.raises(ValueError, match=r"\(T, B, C, H, W\)"):

@@ -125,10 +125,25 @@ class VGGSNN(nn.Module):
         return self.last_lif.membrane.flatten(2)
 
 
+class Subsample(nn.Module):
+    """``x[..., ::s, ::s]``. Followed by a stride-1 1×1 convolution it is exactly a 1×1 convolution of stride ``s``
+    (such a kernel reads only those pixels). The ResNet's projection shortcuts are written this way because torch
+    2.13's CPU backward of a strided 1×1 convolution on channels-last inputs with few channels (below 32, as in
+    the CPU-sized widths) corrupts memory and crashes the process."""
+
+    def __init__(self, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x[..., :: self.stride, :: self.stride]
+
+
 class PreActBlock(nn.Module):
     """Pre-activation BasicBlock [He2024's CEP-DVS ResNet-18]: ``conv(LIF(BN(conv(LIF(BN x))))) + shortcut(x)``.
 
-    The shortcut is the identity, or ``conv1×1(LIF(BN x))`` with the block's stride where the shape changes.
+    The shortcut is the identity, or ``conv1×1(LIF(BN x))`` with the block's stride where the shape changes
+    (:class:`Subsample` then a stride-1 conv1×1: the same function).
     Nothing follows the sum: the next block (or the trunk's final BN) normalises it.
     """
 
@@ -141,7 +156,8 @@ class PreActBlock(nn.Module):
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or c_in != c_out:
             self.shortcut = nn.Sequential(
-                TimeFolded(nn.BatchNorm2d(c_in)), _lif(cfg), TimeFolded(nn.Conv2d(c_in, c_out, 1, stride, bias=False))
+                TimeFolded(nn.BatchNorm2d(c_in)), _lif(cfg),
+                TimeFolded(Subsample(stride), nn.Conv2d(c_in, c_out, 1, bias=False)),  # = conv1×1 with stride
             )
 
     def forward(self, x: Tensor) -> Tensor:
