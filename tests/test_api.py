@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -150,10 +151,13 @@ def test_ratio_schedule_and_solve_p():
         tmkt.ratio_schedule("sliding", 0.5)
 
 
-def test_the_example_trains_with_a_falling_loss():
-    env = dict(os.environ, PYTHONPATH=str(layout.ROOT))
-    out = subprocess.run([sys.executable, str(layout.ROOT / "examples/timestep_mixup.py")], capture_output=True,
-                         text=True, env=env, timeout=300)
+def test_the_example_trains_with_a_falling_loss_from_an_installed_copy_outside_any_clone(tmp_path):
+    """What ``pip install .`` (non-editable) gives: the package copied into site-packages, run from elsewhere."""
+    shutil.copytree(layout.ROOT / "tmkt", tmp_path / "site" / "tmkt", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(layout.ROOT / "examples/timestep_mixup.py", tmp_path / "example.py")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
+    out = subprocess.run([sys.executable, "example.py"], capture_output=True, text=True, env=env, timeout=300,
+                         cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     losses = [float(x) for x in re.findall(r"loss (\d+\.\d+)", out.stdout)]
     shares = [float(x) for x in re.findall(r"event share (\d+\.\d+)", out.stdout)]
