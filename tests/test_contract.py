@@ -194,7 +194,8 @@ def test_each_preset_applies_he_et_al_s_recipe_switch_for_switch(name):
      ("convergence", "reports/figures/convergence.md"),
      ("claims", "reports/figures/paper_claims.md"), ("tuning", "reports/studies/tuning.md"),
      ("energy", "reports/figures/energy.md"), ("terminal", "reports/repro/terminal.md"),
-     ("compare", "reports/repro/compare.md"), ("nir", "reports/figures/nir.md"),
+     ("compare", "reports/repro/compare.md"),
+     ("revisions", "reports/repro/revisions.md"), ("nir", "reports/figures/nir.md"),
      ("factors", "reports/studies/factors.md"), ("snn-step", "reports/benchmarks/snn_step.md"),
      ("loader", "reports/benchmarks/loader.md")],
 )

@@ -156,3 +156,26 @@ def test_the_ratio_profile_extends_the_real_recordings_profile_and_trains_only_i
     assert {c.axis for c in new} == {"event_ratio"} and len(new) == 4 * 3
     # the headline fraction is the base's own cells, so every method's curve runs through it
     assert config.parse(raw).scarcity.event_fraction not in config.parse(raw).ablate.event_ratio.fractions
+
+
+def _study(name: str):
+    spec = importlib.util.spec_from_file_location(name, layout.ROOT / f"studies/{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_revisions_pair_seeds_and_flag_changed_verdicts():
+    revisions = _study("revisions")
+    then = pd.DataFrame(dict(axis="method", cell="a", method="a", seed=[1, 2], subset=["x", "y"],
+                             test_acc=[0.80, 0.90]))
+    now = then.assign(test_acc=[0.81, 0.87])
+    moved = revisions.cells_moved(then, now).iloc[0]
+    assert moved["then"] == 85.0 and moved["now"] == 84.0 and moved["change"] == -1.0
+    assert moved["largest_seed_change"] == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="do not pair"):
+        revisions.cells_moved(then, now.assign(subset=["x", "z"]))
+    comparison = dict(comparison=["a − b", "c − d"], diff=[0.01, 0.02], adj_low=[-0.01, 0.01], adj_high=[0.03, 0.03])
+    before = pd.DataFrame(comparison | dict(verdict=["not distinguishable", "above"]))
+    after = pd.DataFrame(comparison | dict(verdict=["above", "above"]))
+    assert revisions.verdicts(before, after)["verdict changed"].tolist() == [True, False]
