@@ -135,3 +135,13 @@ def test_findings_list_is_one_item_per_sentence():
     assert narrative.findings_list(["a above b", "c and d not distinguishable"]) == (
         "- a above b.\n- c and d not distinguishable.\n")
     assert narrative.findings_list([]) == ""
+
+
+def test_figures_status_lines_fill_their_template_and_refuse_an_unknown_step():
+    assert narrative.status("convergence", converged=5, cells=6) == "[figures] convergence: 5 of 6 cells converged"
+    assert narrative.status("nir", graph="reference.nir", same=99.04) == (
+        "[figures] reference network exported to reference.nir; round trip: 99.0 % same predictions")
+    with pytest.raises(ValueError, match="unknown figures step 'plots'"):
+        narrative.status("plots")
+    with pytest.raises(KeyError):
+        narrative.status("runs", cells=3)  # a value missing

@@ -63,3 +63,24 @@ def stage_time_line(times: pd.DataFrame) -> str:
 def findings_list(sentences: Sequence[str]) -> str:
     """Sentences as a Markdown list, one item each."""
     return "".join(f"- {s}.\n" for s in sentences)
+
+
+# ------------------------------------------------------------------------------ the terminal
+#: What the figures stage tells the terminal (``tmkt.terminal.say``) as it goes, by step; :func:`status` fills in.
+STATUS = {
+    "runs": "{cells} cells, {runs} runs read",
+    "energy": "operations and energy of {runs} runs counted on the test split",
+    "results": "results table: {cells} cells",
+    "convergence": "convergence: {converged} of {cells} cells converged",
+    "comparisons": "{comparisons} comparisons, {ordered} ordered after Holm",
+    "gradient": "gradient variance of the trained reference measured",
+    "nir": "reference network exported to {graph}; round trip: {same:.1f} % same predictions",
+    "done": "done: tables and figures in {folder}",
+}
+
+
+def status(step: str, **values) -> str:
+    """The terminal line of one step of the figures stage (:data:`STATUS`), prefixed ``[figures]``."""
+    if step not in STATUS:
+        raise ValueError(f"unknown figures step {step!r}; steps: {', '.join(STATUS)}")
+    return f"[figures] {STATUS[step].format(**values)}"
