@@ -2,7 +2,8 @@
 
 Every line goes to the process's original standard error (``sys.__stderr__``). Under papermill that is the
 kernel's, which ipykernel both echoes to the terminal running ``dvc repro`` and records in the executed
-notebook; a plain ``print`` in the kernel reaches the notebook only. Training runs in worker processes report
+notebook; the stages' engine (:mod:`tmkt.papermill_engine`) removes them from the notebook it saves, so that its
+narrative is not buried under one line per epoch. A plain ``print`` in the kernel reaches the notebook only. Training runs in worker processes report
 to the stage's process (:mod:`tmkt.training.runs`), which writes their lines, so each line can carry the time
 the whole stage has left. Progress of work in processes (:mod:`tmkt.parallel`) goes through ``logging``, and
 :func:`progress_to_terminal` shows it here too.
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 
 
 def say(message: str) -> None:
-    """One line on the terminal (and in the executed notebook)."""
+    """One line on the terminal (``[stage] ...``: :mod:`tmkt.papermill_engine` keeps it out of executed notebooks)."""
     stream = sys.__stderr__ or sys.stderr
     stream.write(message.rstrip("\n") + "\n")
     stream.flush()
