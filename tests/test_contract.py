@@ -192,6 +192,7 @@ def test_each_preset_applies_he_et_al_s_recipe_switch_for_switch(name):
      ("nmnist_ratio-comparisons", "reports/studies/nmnist_ratio/figures/comparisons.md"),
      ("sensor", "reports/studies/sensor/comparison.md"),
      ("convergence", "reports/figures/convergence.md"),
+     ("converged-comparisons", "reports/figures/comparisons_converged.md"),
      ("claims", "reports/figures/paper_claims.md"), ("tuning", "reports/studies/tuning.md"),
      ("energy", "reports/figures/energy.md"), ("terminal", "reports/repro/terminal.md"),
      ("compare", "reports/repro/compare.md"),

@@ -127,6 +127,28 @@ def test_the_comparison_family_pairs_cells_at_their_own_fraction_and_corrects_th
     assert claims["tmkt above event_only"] == "reproduced" and claims["he2024 above event_only"] == "reproduced"
 
 
+def test_the_family_on_converged_runs_pairs_only_seeds_where_both_runs_converged():
+    runs = grid_runs(reference=[0.90, 0.91, 0.92, 0.93, 0.94], event_only=[0.85, 0.86, 0.87, 0.88, 0.89],
+                     he2024=[0.90, 0.92, 0.91, 0.94, 0.93], shared=[0.95, 0.96, 0.97],
+                     **{"event_only-1.0": [0.97, 0.97, 0.98], "tmkt-1.0": [0.96, 0.97, 0.97]})
+    per_run = runs[["axis", "cell", "seed"]].assign(converged=True)
+    stalled = (per_run["cell"] == "reference") & per_run["seed"].isin([1, 2])  # still learning at seeds 1 and 2
+    # shared ran seeds 1-3 only, so it keeps one converged pair with the reference
+    family = tables.converged_comparison_table(runs, per_run.assign(converged=~stalled), grid_params())
+    family = family.set_index("comparison")
+    assert family.at["tmkt − event_only", "n"] == 3 and family.at["tmkt − he2024", "n"] == 3
+    assert family.at["he2024 − event_only", "n"] == 5 and family.at["tmkt − event_only", "diff"] == pytest.approx(0.05)
+    assert family.at["shared − tmkt", "n"] == 1 and family.at["shared − tmkt", "verdict"] == "fewer than 2 converged pairs"
+    assert np.isnan(family.at["shared − tmkt", "diff"]) and family["divisor"].max() == len(family) - 1  # Holm over 4
+    readable = tables.readable_comparisons(family.reset_index()).set_index("comparison")
+    assert readable.at["shared − tmkt", "Holm-adjusted CI"] == "—"
+    none = tables.readable_comparisons(tables.converged_comparison_table(runs, per_run.assign(converged=False),
+                                                                         grid_params()))
+    assert set(none["verdict"]) == {"fewer than 2 converged pairs"} and set(none["difference (points)"]) == {"—"}
+    everything = tables.converged_comparison_table(runs, per_run, grid_params())
+    pd.testing.assert_frame_equal(everything, tables.comparison_table(runs, grid_params()))  # all converged: the family
+
+
 def test_a_cells_metrics_carry_the_t_interval_of_its_mean_test_accuracy():
     runs = pd.DataFrame(dict(seed=[1, 2, 3], test_acc=[0.90, 0.92, 0.94], val_acc=[0.91, 0.93, 0.95]))
     metrics = cell_metrics(runs, 0.95)

@@ -64,6 +64,34 @@ def comparison_table(runs: pd.DataFrame, params: Params) -> pd.DataFrame:
                          b=[c.b.label for c, _ in pairs])
 
 
+def converged_comparison_table(runs: pd.DataFrame, per_run: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """The comparison family again, on the runs that converged by themselves: each comparison paired over the seeds
+    at which *both* runs pass ``per_run`` (``tmkt.results.convergence.convergence_table``: one row per axis, cell
+    and seed), Holm over the comparisons that keep at least 2 such seeds. The others get no interval (``diff``
+    NaN) and the verdict "fewer than 2 converged pairs". A check of the per-cell criterion fixed before the runs,
+    read beside the family (:func:`comparison_table`), not instead of it."""
+    passed = per_run.loc[per_run["converged"], ["axis", "cell", "seed"]]
+    kept = runs.merge(passed, on=["axis", "cell", "seed"])
+    tested, short = [], []
+    for c in grid.comparisons(params):
+        a, b = _by_seed(kept, c.a), _by_seed(kept, c.b)
+        shared = len(a.index.intersection(b.index))
+        if shared >= 2:
+            tested.append((c, paired_difference(a, b, params.base.confidence)))
+        else:
+            short.append((c, shared))
+    family = family_table([(c.name, d) for c, d in tested], params.base.confidence) if tested else pd.DataFrame()
+    family = family.assign(question=[c.question for c, _ in tested], a=[c.a.label for c, _ in tested],
+                           b=[c.b.label for c, _ in tested])
+    untested = pd.DataFrame({"comparison": [c.name for c, _ in short], "n": [n for _, n in short],
+                             "verdict": "fewer than 2 converged pairs", "question": [c.question for c, _ in short],
+                             "a": [c.a.label for c, _ in short], "b": [c.b.label for c, _ in short],
+                             "confidence": params.base.confidence}).reindex(
+        columns=["comparison", "diff", "low", "high", "adj_low", "adj_high", "p_holm", "n", "detectable", "verdict",
+                 "confidence", "question", "a", "b"])
+    return pd.concat([family, untested], ignore_index=True) if len(untested) else family
+
+
 def cell_table(runs: pd.DataFrame, params: Params) -> pd.DataFrame:
     """One row per cell: axis, cell, its label, method, schedule, event fraction, seeds, mean/std of the summarised
     metrics and the mean best epoch."""
@@ -158,6 +186,15 @@ def readable(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _points(fraction: float, spec: str) -> str:
+    """``100 · fraction`` formatted by ``spec``; a comparison without an interval (NaN) shows "—"."""
+    return "—" if pd.isna(fraction) else spec.format(100 * fraction)
+
+
+def _interval(low: float, high: float) -> str:
+    return "—" if pd.isna(low) else f"[{100 * low:+.1f}, {100 * high:+.1f}]"
+
+
 def readable_comparisons(family: pd.DataFrame) -> pd.DataFrame:
     """The comparison family as text, in points: the difference, its interval at ``base.confidence``, the interval
     at its Holm step, the Holm-adjusted p, the verdict and the difference the design detects with 80 % power."""
@@ -166,13 +203,13 @@ def readable_comparisons(family: pd.DataFrame) -> pd.DataFrame:
         {
             "comparison": family["comparison"],
             "question": family["question"].map(QUESTIONS),
-            "difference (points)": [f"{100 * d:+.1f}" for d in family["diff"]],
-            f"{confidence:g} % CI": [f"[{100 * lo:+.1f}, {100 * hi:+.1f}]" for lo, hi in zip(family["low"], family["high"])],
-            "Holm-adjusted CI": [f"[{100 * lo:+.1f}, {100 * hi:+.1f}]" for lo, hi in zip(family["adj_low"], family["adj_high"])],
-            "p (Holm)": [f"{p:.3g}" for p in family["p_holm"]],
+            "difference (points)": [_points(d, "{:+.1f}") for d in family["diff"]],
+            f"{confidence:g} % CI": [_interval(lo, hi) for lo, hi in zip(family["low"], family["high"])],
+            "Holm-adjusted CI": [_interval(lo, hi) for lo, hi in zip(family["adj_low"], family["adj_high"])],
+            "p (Holm)": [_points(p / 100, "{:.3g}") for p in family["p_holm"]],
             "seeds": family["n"],
             "verdict": family["verdict"],
-            "detectable at 80 % power (points)": [f"{100 * d:.1f}" for d in family["detectable"]],
+            "detectable at 80 % power (points)": [_points(d, "{:.1f}") for d in family["detectable"]],
         }
     )
 
