@@ -133,6 +133,10 @@ def test_two_stream_snn_is_build_model_of_the_same_config():
     assert torch.equal(net(x).logits, reference(x).logits)
     with pytest.raises(ValueError, match="two_stream_snn: width"):
         tmkt.two_stream_snn(num_classes=3, time_steps=2, input_size=(8, 8), width=0)
+    custom = tmkt.two_stream_snn(num_classes=3, time_steps=2, input_size=(8, 8), tau_mem=3.0, method="super")
+    assert {(m.tau, m.surrogate) for m in custom.modules() if isinstance(m, MultiStepLIF)} == {(3.0, "super")}
+    with pytest.raises(ValueError, match="tau_mem: Input should be greater than 1"):
+        tmkt.two_stream_snn(num_classes=3, time_steps=2, input_size=(8, 8), tau_mem=1.0)
 
 
 def test_cka_alignment_batch_first_is_the_time_first_loss():

@@ -18,7 +18,7 @@ import torch
 from pydantic import ValidationError
 from torch import Tensor, nn
 
-from tmkt.config import Arch, Heads, LifBackend, MixupConfig, ModelConfig, ResetGrad, Schedule, StepWeights, Surrogate
+from tmkt.config import Arch, Heads, MixupConfig, ModelConfig, Schedule, StepWeights
 from tmkt.method.losses import DAOutput, DomainAlignment, linear_cka, tet_loss
 from tmkt.method.mixup import MixedBatch, expected_event_ratio, mix, solve_p
 from tmkt.method.mixup import ratio_schedule as _ratio_schedule
@@ -165,27 +165,24 @@ def two_stream_snn(
     width: float = 0.0625,
     blocks: int = 3,
     heads: Heads = "separate",
-    tau_mem: float = 2.0,
-    v_th: float = 0.5,
-    method: Surrogate = "triangle",
-    alpha: float = 1.0,
-    reset_grad: ResetGrad = "detach",
-    backend: LifBackend = "fused",
+    **neuron,
 ) -> TwoStreamSNN:
     """The two-stream spiking network (one trunk shared by the mixed and event streams, a classifier per stream,
     the MAG and MRP heads) from keyword arguments, defaults those of ``params.yaml`` (``width=1.0, blocks=4`` is
-    the paper's VGG-SNN). Its input is time-first ``(T, B, in_channels, H, W)`` with ``input_size = (H, W)``;
-    its output a :class:`~tmkt.method.models.ModelOutput` with per-step ``logits (T, B, K)``.
+    the paper's VGG-SNN). ``neuron``: the keywords of :meth:`MultiStepLIF.from_kwargs` (``tau_mem``, ``v_th``,
+    ``method``, ``alpha``, ``reset_grad``, ``backend``), checked there. Its input is time-first
+    ``(T, B, in_channels, H, W)`` with ``input_size = (H, W)``; its output a
+    :class:`~tmkt.method.models.ModelOutput` with per-step ``logits (T, B, K)``.
 
     >>> net = two_stream_snn(num_classes=10, time_steps=8, input_size=(32, 32))
     >>> net(x.transpose(0, 1), head="mixed").logits   # x: (B, 8, 2, 32, 32)
     """
-    names = dict(tau="tau_mem", surrogate="method", surrogate_alpha="alpha", lif="backend")
+    lif = MultiStepLIF.from_kwargs(**neuron)  # the neuron's keywords, defaults and checks live there
     try:
-        cfg = ModelConfig(arch=arch, width=width, blocks=blocks, heads=heads, tau=tau_mem, v_th=v_th,
-                          surrogate=method, surrogate_alpha=alpha, reset_grad=reset_grad, lif=backend)
+        cfg = ModelConfig(arch=arch, width=width, blocks=blocks, heads=heads, tau=lif.tau, v_th=lif.v_th,
+                          surrogate=lif.surrogate, surrogate_alpha=lif.alpha, reset_grad=lif.reset_grad,
+                          lif=lif.backend)
     except ValidationError as error:
-        problems = "; ".join(f"{names.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else 'arguments'}: {e['msg']}"
-                             for e in error.errors())
+        problems = "; ".join(f"{e['loc'][0] if e['loc'] else 'arguments'}: {e['msg']}" for e in error.errors())
         raise ValueError(f"two_stream_snn: {problems}") from None
     return build_model(cfg, num_classes, time_steps, input_size, in_channels)
